@@ -1,0 +1,428 @@
+//! Settings, with Redis's names, meanings and defaults. Every setting is one row of [`SETTINGS`]: its
+//! default, how its value is checked, whether `CONFIG SET` may change it at run time, and what it does.
+//! Values are kept as their canonical strings (what `CONFIG GET` shows) and read into the typed
+//! [`Config`] after every change.
+//!
+//! Sources, later ones winning: defaults, the config file (`name value...` lines, `#` comments, quoting as
+//! in redis.conf), then `--name value...` arguments, exactly as `redis-server` takes them.
+
+use crate::glob::glob_match;
+use slotkv_proto::request::split_args;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Check {
+    Bool,
+    /// An integer within the bounds.
+    Int(i64, i64),
+    /// A memory size (`100mb`, `1gb`, bytes), stored as bytes.
+    Memory,
+    /// One of the words.
+    Enum(&'static [&'static str]),
+    /// Anything.
+    Str,
+    /// `save` rules: pairs of seconds and changes, or empty.
+    Save,
+}
+
+pub struct Setting {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub check: Check,
+    pub mutable: bool,
+    pub doc: &'static str,
+}
+
+const fn s(name: &'static str, default: &'static str, check: Check, mutable: bool, doc: &'static str) -> Setting {
+    Setting { name, default, check, mutable, doc }
+}
+
+/// Every setting the node accepts. `docs/configuration.md` is generated from the same text.
+pub const SETTINGS: &[Setting] = &[
+    s("port", "6379", Check::Int(0, 65535), false, "TCP port to accept clients on; 0 disables TCP."),
+    s("bind", "127.0.0.1 -::1", Check::Str, false, "Addresses to listen on; a leading '-' makes one optional."),
+    s("protected-mode", "yes", Check::Bool, true, "Without a password, accept clients only from loopback."),
+    s("requirepass", "", Check::Str, true, "Password clients must give with AUTH or HELLO AUTH; empty: none."),
+    s("maxclients", "10000", Check::Int(1, 1_000_000), true, "Most clients connected at once."),
+    s("timeout", "0", Check::Int(0, i32::MAX as i64), true, "Close clients idle this many seconds; 0: never."),
+    s("tcp-keepalive", "300", Check::Int(0, i32::MAX as i64), true, "TCP keepalive period in seconds."),
+    s("tcp-backlog", "511", Check::Int(0, i32::MAX as i64), false, "Listen backlog."),
+    s("dir", ".", Check::Str, false, "Working directory: data files and the cluster config go here."),
+    s("logfile", "", Check::Str, false, "Log file; empty logs to standard output."),
+    s("loglevel", "notice", Check::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true, "Log verbosity."),
+    s("databases", "1", Check::Int(1, 1), false, "Databases: one, as in Redis Cluster (SELECT 0 only)."),
+    s("daemonize", "no", Check::Enum(&["no"]), false, "Not supported: run under a supervisor instead."),
+    s("hz", "10", Check::Int(1, 500), true, "Background task frequency (expiry cycle, stats) per second."),
+    s("maxmemory", "0", Check::Memory, true, "Memory limit for data; 0: none. Past it, writes get -OOM."),
+    s("maxmemory-policy", "noeviction", Check::Enum(&["noeviction"]), true, "What to do at maxmemory (other policies: issue 10)."),
+    s("maxmemory-samples", "5", Check::Int(1, 64), true, "Keys sampled per eviction (for the eviction policies to come)."),
+    s("proto-max-bulk-len", "512mb", Check::Memory, true, "Largest single argument a client may send."),
+    s("client-query-buffer-limit", "1gb", Check::Memory, true, "Largest unprocessed input a client may have."),
+    s("hash-max-listpack-entries", "128", Check::Int(0, i32::MAX as i64), true, "Hashes up to this many fields use the compact encoding."),
+    s("hash-max-listpack-value", "64", Check::Int(0, i32::MAX as i64), true, "...and fields and values up to this many bytes."),
+    s("save", "", Check::Save, true, "Snapshot rules (issue 5: not implemented yet, so only the empty value is accepted)."),
+    s("appendonly", "no", Check::Enum(&["no"]), true, "Append-only file (issue 5: not implemented yet, only 'no' is accepted)."),
+    s("appendfsync", "everysec", Check::Enum(&["always", "everysec", "no"]), true, "AOF fsync policy (with appendonly)."),
+    s("dbfilename", "dump.rdb", Check::Str, true, "Snapshot file name in dir."),
+    s("appendfilename", "appendonly.aof", Check::Str, false, "AOF base name."),
+    s("cluster-enabled", "no", Check::Enum(&["no"]), false, "Cluster mode (issue 6: not implemented yet, only 'no' is accepted)."),
+    s("cluster-config-file", "nodes.conf", Check::Str, false, "Where a cluster node keeps its view of the cluster."),
+    s("cluster-node-timeout", "15000", Check::Int(1, i64::MAX), true, "Milliseconds before a peer counts as failing."),
+    s("lazyfree-lazy-user-del", "no", Check::Bool, true, "Accepted for compatibility; frees are immediate."),
+    s("lazyfree-lazy-user-flush", "no", Check::Bool, true, "Accepted for compatibility; frees are immediate."),
+    s("io-threads", "1", Check::Int(1, 1), false, "One data thread by design."),
+];
+
+fn setting(name: &str) -> Option<&'static Setting> {
+    let name = ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, real)| *real);
+    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Old names Redis still accepts.
+const ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+];
+
+/// Parses a memory size the way Redis's `memtoull` does: `1k` is 1000, `1kb` is 1024, likewise m/mb, g/gb.
+pub fn parse_memory(v: &str) -> Option<u64> {
+    let lower = v.to_ascii_lowercase();
+    let units: &[(&str, u64)] =
+        &[("kb", 1024), ("mb", 1 << 20), ("gb", 1 << 30), ("k", 1000), ("m", 1_000_000), ("g", 1_000_000_000), ("b", 1)];
+    let (digits, mul) =
+        units.iter().find_map(|(u, m)| lower.strip_suffix(u).map(|d| (d, *m))).unwrap_or((lower.as_str(), 1));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Checks a value against a setting and returns its canonical form, or the reason it is invalid.
+fn canonical(set: &Setting, value: &str) -> Result<String, String> {
+    match set.check {
+        Check::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Check::Int(lo, hi) => match value.parse::<i64>() {
+            Ok(n) if (lo..=hi).contains(&n) => Ok(n.to_string()),
+            Ok(_) => Err(format!("argument must be between {lo} and {hi} inclusive")),
+            Err(_) => Err("argument couldn't be parsed into an integer".into()),
+        },
+        Check::Memory => {
+            parse_memory(value).map(|n| n.to_string()).ok_or_else(|| "argument must be a memory value".into())
+        }
+        Check::Enum(words) => {
+            let lower = value.to_ascii_lowercase();
+            if words.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                Err(format!("argument(s) must be one of the following: {}", words.join(", ")))
+            }
+        }
+        Check::Str => Ok(value.into()),
+        Check::Save => {
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            if parts.is_empty() {
+                Ok(String::new())
+            } else if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                Err("Invalid save parameters".into())
+            } else {
+                Err("snapshots are not implemented yet (issue 5): use save \"\"".into())
+            }
+        }
+    }
+}
+
+/// A config-file value: quoted when empty or containing spaces or quotes.
+fn quote(v: &str) -> String {
+    if !v.is_empty() && !v.contains([' ', '"', '\'', '\\']) {
+        return v.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// The typed view of the settings that the hot paths read.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub protected_mode: bool,
+    pub requirepass: Option<Vec<u8>>,
+    pub maxclients: usize,
+    pub timeout_secs: u64,
+    pub tcp_keepalive: u64,
+    pub dir: String,
+    pub logfile: String,
+    pub loglevel: String,
+    pub hz: u64,
+    pub maxmemory: u64,
+    pub proto_max_bulk_len: usize,
+    pub client_query_buffer_limit: usize,
+    pub hash_max_entries: usize,
+    pub hash_max_value: usize,
+    /// The config file the node started from, for `INFO` (`config_file`).
+    pub config_file: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let values = SETTINGS
+            .iter()
+            .map(|s| (s.name, canonical(s, s.default).unwrap_or_else(|_| s.default.to_string())))
+            .collect();
+        let mut c = Config {
+            values,
+            port: 0,
+            bind: Vec::new(),
+            protected_mode: true,
+            requirepass: None,
+            maxclients: 0,
+            timeout_secs: 0,
+            tcp_keepalive: 0,
+            dir: String::new(),
+            logfile: String::new(),
+            loglevel: String::new(),
+            hz: 10,
+            maxmemory: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            hash_max_entries: 0,
+            hash_max_value: 0,
+            config_file: None,
+        };
+        c.refresh();
+        c
+    }
+}
+
+impl Config {
+    /// Reads the command line: an optional config file first, then `--name value...` pairs.
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut config = Config::default();
+        let mut rest = args;
+        if let Some(first) = args.first().filter(|a| !a.starts_with("--")) {
+            let text = std::fs::read_to_string(first).map_err(|e| format!("can't open config file '{first}': {e}"))?;
+            config.load_text(&text).map_err(|e| format!("{first}: {e}"))?;
+            config.config_file = Some(first.clone());
+            rest = args.get(1..).unwrap_or_default();
+        }
+        // Each `--name` takes the words up to the next `--name`, as redis-server does.
+        let mut i = 0;
+        while i < rest.len() {
+            let name = rest.get(i).map(String::as_str).unwrap_or_default();
+            let Some(name) = name.strip_prefix("--") else {
+                return Err(format!("unexpected argument '{name}': settings are given as --name value"));
+            };
+            let mut values = Vec::new();
+            i += 1;
+            while let Some(v) = rest.get(i).filter(|v| !v.starts_with("--") || v.len() == 2) {
+                values.push(v.as_str());
+                i += 1;
+            }
+            config.set(name, &values.join(" ")).map_err(|e| format!("--{name}: {e}"))?;
+        }
+        Ok(config)
+    }
+
+    /// Reads redis.conf-style text.
+    pub fn load_text(&mut self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = Vec::new();
+            split_args(line.as_bytes(), &mut words).ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
+            let mut words = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned());
+            let name = words.next().unwrap_or_default();
+            let value: Vec<String> = words.collect();
+            self.set(&name, &value.join(" ")).map_err(|e| format!("line {}: '{name}': {e}", n + 1))?;
+        }
+        Ok(())
+    }
+
+    /// Sets one setting (at start-up: mutability is checked by [`Config::set_runtime`]).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let set = setting(name).ok_or_else(|| "unknown setting".to_string())?;
+        let value = canonical(set, value)?;
+        self.values.insert(set.name, value);
+        self.refresh();
+        Ok(())
+    }
+
+    /// `CONFIG SET name value [name value...]`: all or nothing. The error is Redis's text.
+    pub fn set_runtime(&mut self, pairs: &[(&str, &str)]) -> Result<(), String> {
+        let mut staged = Vec::new();
+        for (name, value) in pairs {
+            let set = setting(name)
+                .ok_or_else(|| format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))?;
+            if !set.mutable {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                ));
+            }
+            if staged.iter().any(|(n, _)| *n == set.name) {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                ));
+            }
+            let value = canonical(set, value)
+                .map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))?;
+            staged.push((set.name, value));
+        }
+        for (name, value) in staged {
+            self.values.insert(name, value);
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    /// `CONFIG GET` for one glob pattern: matching names and values.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, &str)> {
+        let mut out: Vec<(&'static str, &str)> = self
+            .values
+            .iter()
+            .filter(|(name, _)| glob_match(pattern, name.as_bytes(), true))
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        for (alias, real) in ALIASES {
+            if glob_match(pattern, alias.as_bytes(), true) {
+                if let Some(v) = self.values.get(real) {
+                    out.push((alias, v));
+                }
+            }
+        }
+        out
+    }
+
+    /// `CONFIG REWRITE`: `text` (the file) with every setting's line set to its current value.
+    pub fn rewrite_text(&self, text: &str) -> String {
+        let mut written = std::collections::HashSet::new();
+        let mut out = String::new();
+        for line in text.lines() {
+            let first = line.split_whitespace().next().unwrap_or_default();
+            match setting(first).filter(|_| !line.trim_start().starts_with('#')) {
+                Some(set) if written.insert(set.name) => {
+                    out.push_str(&format!("{} {}\n", set.name, quote(self.values.get(set.name).map_or("", |v| v))));
+                }
+                Some(_) => {}
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        for set in SETTINGS {
+            let value = self.values.get(set.name).map_or("", |v| v.as_str());
+            if !written.contains(set.name) && canonical(set, set.default).ok().as_deref() != Some(value) {
+                out.push_str(&format!("{} {}\n", set.name, quote(value)));
+            }
+        }
+        out
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(setting(name)?.name).map(String::as_str)
+    }
+
+    fn num(&self, name: &str) -> u64 {
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    fn refresh(&mut self) {
+        self.port = self.num("port") as u16;
+        self.bind = self.get("bind").unwrap_or_default().split_whitespace().map(String::from).collect();
+        self.protected_mode = self.get("protected-mode") == Some("yes");
+        self.requirepass = self.get("requirepass").filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec());
+        self.maxclients = self.num("maxclients") as usize;
+        self.timeout_secs = self.num("timeout");
+        self.tcp_keepalive = self.num("tcp-keepalive");
+        self.dir = self.get("dir").unwrap_or(".").to_string();
+        self.logfile = self.get("logfile").unwrap_or_default().to_string();
+        self.loglevel = self.get("loglevel").unwrap_or("notice").to_string();
+        self.hz = self.num("hz").max(1);
+        self.maxmemory = self.num("maxmemory");
+        self.proto_max_bulk_len = self.num("proto-max-bulk-len") as usize;
+        self.client_query_buffer_limit = self.num("client-query-buffer-limit") as usize;
+        self.hash_max_entries = self.num("hash-max-listpack-entries") as usize;
+        self.hash_max_value = self.num("hash-max-listpack-value") as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_are_redis_safe_defaults() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.bind, vec!["127.0.0.1", "-::1"]);
+        assert!(c.protected_mode);
+        assert_eq!(c.maxclients, 10000);
+        assert_eq!(c.proto_max_bulk_len, 512 << 20);
+    }
+
+    #[test]
+    fn command_line_like_redis_server() {
+        let c = Config::from_args(&args(&["--port", "7000", "--dir", "/tmp", "--save", "", "--appendonly", "no"]))
+            .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.dir, "/tmp");
+        let c = Config::from_args(&args(&["--bind", "127.0.0.1", "::1", "--maxmemory", "100mb"])).unwrap();
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(c.maxmemory, 100 << 20);
+        assert!(Config::from_args(&args(&["--nosuch", "1"])).unwrap_err().contains("unknown setting"));
+        assert!(Config::from_args(&args(&["--port", "x"])).is_err());
+        assert!(Config::from_args(&args(&["--appendonly", "yes"])).is_err());
+        assert!(Config::from_args(&args(&["port"])).is_err());
+    }
+
+    #[test]
+    fn config_file_then_arguments() {
+        let dir = std::env::temp_dir().join(format!("slotkv-conf-{}", std::process::id()));
+        std::fs::write(&dir, "# comment\nport 7001\nrequirepass \"se cret\"\nhash-max-ziplist-entries 7\n").unwrap();
+        let c = Config::from_args(&args(&[dir.to_str().unwrap(), "--port", "7002"])).unwrap();
+        std::fs::remove_file(&dir).ok();
+        assert_eq!(c.port, 7002);
+        assert_eq!(c.requirepass.as_deref(), Some(&b"se cret"[..]));
+        assert_eq!(c.hash_max_entries, 7);
+    }
+
+    #[test]
+    fn runtime_set_is_all_or_nothing() {
+        let mut c = Config::default();
+        let err = c.set_runtime(&[("maxmemory", "1mb"), ("hz", "abc")]).unwrap_err();
+        assert!(err.starts_with("ERR CONFIG SET failed (possibly related to argument 'hz')"), "{err}");
+        assert_eq!(c.maxmemory, 0);
+        c.set_runtime(&[("maxmemory", "1mb"), ("hz", "20")]).unwrap();
+        assert_eq!((c.maxmemory, c.hz), (1_000_000, 20));
+        assert!(c.set_runtime(&[("port", "1")]).unwrap_err().contains("immutable"));
+        assert!(c.set_runtime(&[("nope", "1")]).unwrap_err().starts_with("ERR Unknown option"));
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("mb"), None);
+    }
+}

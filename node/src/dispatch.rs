@@ -1,0 +1,176 @@
+//! From parsed arguments to a reply: look the command up in the table, check arity, authentication and
+//! memory, run it, and write its error if it failed. This is the one place errors become RESP.
+
+use crate::error::{self, CmdError, CmdResult};
+use crate::server::Ctx;
+use crate::types::{hash, keys, string};
+use crate::commands::{connection, introspection, server};
+use slotkv_proto::command::flags;
+use slotkv_proto::{lookup, lookup_sub, CommandId, CommandSpec};
+
+/// Runs one command and writes its reply into the client's output.
+pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let Some(name) = argv.first() else { return };
+    ctx.srv.stats.commands_processed += 1;
+    ctx.me.last_ms = ctx.now;
+    let result = match resolve(name, argv) {
+        Ok(spec) => {
+            ctx.me.last_cmd = spec.name;
+            run_checked(ctx, spec, argv)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        ctx.srv.stats.total_error_replies += 1;
+        ctx.me.out.error(e.text());
+    }
+}
+
+/// Finds the table row for `argv`, descending into subcommands; unknown names and wrong arity are errors.
+pub fn resolve(name: &[u8], argv: &[&[u8]]) -> Result<&'static CommandSpec, CmdError> {
+    let Some(spec) = lookup(name) else { return Err(unknown_command(argv)) };
+    if !spec.arity_ok(argv.len()) {
+        return Err(error::wrong_arity(spec.name));
+    }
+    if !spec.has(flags::CONTAINER) || argv.len() < 2 {
+        return Ok(spec);
+    }
+    let sub = argv.get(1).copied().unwrap_or_default();
+    let Some(sub_spec) = lookup_sub(spec, sub) else { return Err(error::unknown_subcommand(sub, spec.name)) };
+    if !sub_spec.arity_ok(argv.len()) {
+        return Err(error::wrong_arity(sub_spec.name));
+    }
+    Ok(sub_spec)
+}
+
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `, as Redis 7 writes it.
+fn unknown_command(argv: &[&[u8]]) -> CmdError {
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push_str(&format!("'{}' ", error::truncated(a, room)));
+    }
+    let name = argv.first().map(|n| error::truncated(n, 128)).unwrap_or_default();
+    CmdError::Msg(format!("ERR unknown command '{name}', with args beginning with: {args}"))
+}
+
+fn run_checked(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
+    if !ctx.me.authenticated && !spec.has(flags::NO_AUTH) {
+        return Err(CmdError::Static(error::NOAUTH));
+    }
+    if spec.has(flags::DENYOOM) && ctx.srv.config.maxmemory > 0 {
+        ctx.srv.refresh_memory();
+        if ctx.srv.used_memory > ctx.srv.config.maxmemory {
+            return Err(CmdError::Static(error::OOM));
+        }
+    }
+    run(ctx, spec.id, argv)
+}
+
+/// The handler of every command in the table; the compiler checks that none is missing.
+fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
+    use CommandId as C;
+    match id {
+        C::Get => string::get(ctx, a),
+        C::Set => string::set(ctx, a),
+        C::SetNx => string::setnx(ctx, a),
+        C::SetEx => string::setex(ctx, a, 1000),
+        C::PSetEx => string::setex(ctx, a, 1),
+        C::GetSet => string::getset(ctx, a),
+        C::GetEx => string::getex(ctx, a),
+        C::GetDel => string::getdel(ctx, a),
+        C::MGet => string::mget(ctx, a),
+        C::MSet => string::mset(ctx, a),
+        C::MSetNx => string::msetnx(ctx, a),
+        C::Append => string::append(ctx, a),
+        C::StrLen => string::strlen(ctx, a),
+        C::Incr => string::incr_by(ctx, a, Some(1)),
+        C::Decr => string::incr_by(ctx, a, Some(-1)),
+        C::IncrBy => string::incr_by(ctx, a, None),
+        C::DecrBy => string::decr_by(ctx, a),
+        C::IncrByFloat => string::incr_by_float(ctx, a),
+        C::GetRange | C::Substr => string::getrange(ctx, a),
+        C::SetRange => string::setrange(ctx, a),
+        C::Del | C::Unlink => keys::del(ctx, a),
+        C::Exists => keys::exists(ctx, a),
+        C::Touch => keys::exists(ctx, a),
+        C::Type => keys::type_(ctx, a),
+        C::Expire => keys::expire(ctx, a, 1000, false),
+        C::PExpire => keys::expire(ctx, a, 1, false),
+        C::ExpireAt => keys::expire(ctx, a, 1000, true),
+        C::PExpireAt => keys::expire(ctx, a, 1, true),
+        C::ExpireTime => keys::expiretime(ctx, a, 1000),
+        C::PExpireTime => keys::expiretime(ctx, a, 1),
+        C::Ttl => keys::ttl(ctx, a, 1000),
+        C::PTtl => keys::ttl(ctx, a, 1),
+        C::Persist => keys::persist(ctx, a),
+        C::Rename => keys::rename(ctx, a, false),
+        C::RenameNx => keys::rename(ctx, a, true),
+        C::Copy => keys::copy(ctx, a),
+        C::Scan => keys::scan(ctx, a),
+        C::Keys => keys::keys(ctx, a),
+        C::RandomKey => keys::randomkey(ctx),
+        C::Object => introspection::container_help(ctx, "object"),
+        C::ObjectEncoding => keys::object_encoding(ctx, a),
+        C::ObjectRefcount => keys::object_refcount(ctx, a),
+        C::ObjectIdletime => keys::object_idletime(ctx, a),
+        C::ObjectFreq => keys::object_freq(ctx, a),
+        C::ObjectHelp => introspection::help(ctx, "object"),
+        C::HSet => hash::hset(ctx, a, false),
+        C::HMSet => hash::hset(ctx, a, true),
+        C::HSetNx => hash::hsetnx(ctx, a),
+        C::HGet => hash::hget(ctx, a),
+        C::HMGet => hash::hmget(ctx, a),
+        C::HDel => hash::hdel(ctx, a),
+        C::HExists => hash::hexists(ctx, a),
+        C::HLen => hash::hlen(ctx, a),
+        C::HKeys => hash::hkeys(ctx, a),
+        C::HVals => hash::hvals(ctx, a),
+        C::HGetAll => hash::hgetall(ctx, a),
+        C::HIncrBy => hash::hincrby(ctx, a),
+        C::HIncrByFloat => hash::hincrbyfloat(ctx, a),
+        C::HStrLen => hash::hstrlen(ctx, a),
+        C::HRandField => hash::hrandfield(ctx, a),
+        C::HScan => hash::hscan(ctx, a),
+        C::Ping => connection::ping(ctx, a),
+        C::Echo => connection::echo(ctx, a),
+        C::Hello => connection::hello(ctx, a),
+        C::Auth => connection::auth(ctx, a),
+        C::Select => connection::select(ctx, a),
+        C::Quit => connection::quit(ctx),
+        C::Reset => connection::reset(ctx),
+        C::Client => introspection::container_help(ctx, "client"),
+        C::ClientSetName => connection::client_setname(ctx, a),
+        C::ClientGetName => connection::client_getname(ctx),
+        C::ClientId => connection::client_id(ctx),
+        C::ClientInfo => connection::client_info(ctx),
+        C::ClientList => connection::client_list(ctx, a),
+        C::ClientKill => connection::client_kill(ctx, a),
+        C::ClientSetInfo => connection::client_setinfo(ctx, a),
+        C::ClientNoEvict => connection::client_flag(ctx, a, true),
+        C::ClientNoTouch => connection::client_flag(ctx, a, false),
+        C::ClientHelp => introspection::help(ctx, "client"),
+        C::Info => server::info(ctx, a),
+        C::Config => introspection::container_help(ctx, "config"),
+        C::ConfigGet => server::config_get(ctx, a),
+        C::ConfigSet => server::config_set(ctx, a),
+        C::ConfigResetStat => server::config_resetstat(ctx),
+        C::ConfigRewrite => server::config_rewrite(ctx),
+        C::ConfigHelp => introspection::help(ctx, "config"),
+        C::Command => introspection::command_all(ctx),
+        C::CommandCount => introspection::command_count(ctx),
+        C::CommandInfo => introspection::command_info(ctx, a),
+        C::CommandDocs => introspection::command_docs(ctx, a),
+        C::CommandGetKeys => introspection::command_getkeys(ctx, a),
+        C::CommandList => introspection::command_list(ctx, a),
+        C::CommandHelp => introspection::help(ctx, "command"),
+        C::DbSize => server::dbsize(ctx),
+        C::FlushAll | C::FlushDb => server::flushall(ctx, a),
+        C::Time => server::time(ctx),
+        C::LastSave => server::lastsave(ctx),
+        C::Shutdown => server::shutdown(ctx, a),
+    }
+}

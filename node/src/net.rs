@@ -1,0 +1,319 @@
+//! The event loop: one thread, one `epoll` (through mio), every connection. Each readable socket is read
+//! into one shared buffer, every complete command in it is executed straight from there, and all replies
+//! go out with one write. Only a partial command is copied into the client's own buffer. A client that
+//! cannot take its replies fast enough gets them when its socket is writable again.
+
+use crate::client::{Client, ClientState, Io};
+use crate::config::Config;
+use crate::dispatch;
+use crate::error;
+use crate::server::{Ctx, Server};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slotkv_proto::{parse_request, Limits, Parsed};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The shared read buffer: what one read can take in.
+const READ_CHUNK: usize = 64 * 1024;
+/// Listener tokens count down from the top so that client tokens can be slab keys.
+const LISTENER_BASE: usize = usize::MAX - 64;
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Serves clients on `listeners` until `stop` is set (SIGTERM) or a client sends `SHUTDOWN`.
+pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<AtomicBool>) -> io::Result<()> {
+    let poll = Poll::new()?;
+    let mut listeners: Vec<TcpListener> = listeners
+        .into_iter()
+        .map(|l| {
+            l.set_nonblocking(true)?;
+            Ok(TcpListener::from_std(l))
+        })
+        .collect::<io::Result<_>>()?;
+    for (i, l) in listeners.iter_mut().enumerate() {
+        poll.registry().register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+    }
+    let mut srv = Server::new(config, now_ms());
+    if let Some(l) = listeners.first() {
+        srv.tcp_port = l.local_addr()?.port();
+    }
+    let mut lp = EventLoop { poll, read_buf: vec![0; READ_CHUNK], next_cron: Instant::now() };
+    let mut events = Events::with_capacity(1024);
+    tracing::info!("Ready to accept connections tcp");
+    loop {
+        let timeout = lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+        if let Err(e) = lp.poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        let now = now_ms();
+        for ev in events.iter() {
+            let Token(t) = ev.token();
+            if t >= LISTENER_BASE {
+                if let Some(l) = listeners.get(t - LISTENER_BASE) {
+                    lp.accept(&mut srv, l, now);
+                }
+                continue;
+            }
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                lp.on_readable(&mut srv, t, now);
+            }
+            if ev.is_writable() {
+                lp.on_writable(&mut srv, t);
+            }
+        }
+        for token in std::mem::take(&mut srv.kills) {
+            lp.close(&mut srv, token);
+        }
+        if Instant::now() >= lp.next_cron {
+            lp.cron(&mut srv);
+        }
+        if srv.shutdown.is_some() || stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    tracing::info!("Redis is now ready to exit, bye bye...");
+    Ok(())
+}
+
+struct EventLoop {
+    poll: Poll,
+    read_buf: Vec<u8>,
+    next_cron: Instant,
+}
+
+impl EventLoop {
+    fn accept(&mut self, srv: &mut Server, listener: &TcpListener, now: i64) {
+        loop {
+            let (mut stream, addr) = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    return;
+                }
+            };
+            srv.stats.connections_received += 1;
+            let refuse = |stream: &mut TcpStream, msg: &str| {
+                let _ = stream.write_all(format!("-{msg}\r\n").as_bytes());
+            };
+            if srv.clients.len() >= srv.config.maxclients {
+                srv.stats.rejected_connections += 1;
+                refuse(&mut stream, error::MAX_CLIENTS);
+                continue;
+            }
+            if srv.config.protected_mode && srv.config.requirepass.is_none() && !addr.ip().is_loopback() {
+                srv.stats.rejected_connections += 1;
+                refuse(&mut stream, error::DENIED);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let laddr = stream.local_addr().unwrap_or(addr);
+            let entry = srv.clients.vacant_entry();
+            let token = entry.key();
+            if let Err(e) = self.poll.registry().register(&mut stream, Token(token), Interest::READABLE) {
+                tracing::warn!("Registering client connection: {e}");
+                continue;
+            }
+            let id = srv.next_client_id;
+            srv.next_client_id += 1;
+            let authenticated = srv.config.requirepass.is_none();
+            let io = Io { stream, pending: Vec::new(), needed: 0, args: Default::default(), want_write: false };
+            let state = ClientState::new(id, token, addr, laddr, now, authenticated);
+            entry.insert(Some(Box::new(Client { io, state })));
+        }
+    }
+
+    fn on_readable(&mut self, srv: &mut Server, token: usize, now: i64) {
+        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { return };
+        let mut broken = false;
+        loop {
+            let n = match client.io.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    broken = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    broken = true;
+                    break;
+                }
+            };
+            srv.stats.net_input_bytes += n as u64;
+            let data = self.read_buf.get(..n).unwrap_or_default();
+            if client.io.pending.is_empty() {
+                let used = process(srv, &mut client, data, now);
+                if let Some(rest) = data.get(used..).filter(|r| !r.is_empty() && !client.state.close_after_reply) {
+                    client.io.pending.extend_from_slice(rest);
+                }
+            } else {
+                client.io.pending.extend_from_slice(data);
+                if client.io.pending.len() >= client.io.needed {
+                    let pending = std::mem::take(&mut client.io.pending);
+                    let used = process(srv, &mut client, &pending, now);
+                    let mut pending = pending;
+                    pending.drain(..used.min(pending.len()));
+                    client.io.pending = pending;
+                }
+            }
+            let pending_len = client.io.pending.len();
+            if pending_len > srv.config.client_query_buffer_limit {
+                tracing::warn!("Closing client that reached max query buffer length (qbuf={pending_len})");
+                broken = true;
+                break;
+            }
+            // A big argument on its way: make room once instead of growing step by step.
+            if client.io.needed > pending_len && client.io.needed <= srv.config.client_query_buffer_limit {
+                client.io.pending.reserve(client.io.needed - pending_len);
+            }
+            client.state.qbuf = client.io.pending.len();
+            if client.state.close_after_reply || n < self.read_buf.len() {
+                break;
+            }
+        }
+        if client.io.pending.is_empty() && client.io.pending.capacity() > READ_CHUNK {
+            client.io.pending = Vec::new();
+        }
+        if broken || self.flush(srv, &mut client).is_err() || done(&client) {
+            self.drop_client(srv, token, client);
+        } else if let Some(slot) = srv.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+    }
+
+    fn on_writable(&mut self, srv: &mut Server, token: usize) {
+        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { return };
+        if self.flush(srv, &mut client).is_err() || done(&client) {
+            self.drop_client(srv, token, client);
+        } else if let Some(slot) = srv.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+    }
+
+    /// Writes what the client has waiting; asks for writability when the socket is full.
+    fn flush(&mut self, srv: &mut Server, client: &mut Client) -> io::Result<()> {
+        let buf = &mut client.state.out.buf;
+        let mut written = 0;
+        while written < buf.len() {
+            match client.io.stream.write(buf.get(written..).unwrap_or_default()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        srv.stats.net_output_bytes += written as u64;
+        if written == buf.len() {
+            buf.clear();
+            if buf.capacity() > 4 * READ_CHUNK {
+                *buf = Vec::new();
+            }
+        } else {
+            buf.drain(..written);
+        }
+        let want = !buf.is_empty();
+        if want != client.io.want_write {
+            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            self.poll.registry().reregister(&mut client.io.stream, Token(client.state.token), interest)?;
+            client.io.want_write = want;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, srv: &mut Server, token: usize) {
+        if let Some(Some(client)) = srv.clients.get_mut(token).map(Option::take) {
+            self.drop_client(srv, token, client);
+        }
+    }
+
+    fn drop_client(&mut self, srv: &mut Server, token: usize, mut client: Box<Client>) {
+        let _ = self.poll.registry().deregister(&mut client.io.stream);
+        if srv.clients.contains(token) {
+            srv.clients.remove(token);
+        }
+    }
+
+    /// Background work, `hz` times a second: active expiry, statistics, idle clients.
+    fn cron(&mut self, srv: &mut Server) {
+        let started = Instant::now();
+        let period = Duration::from_millis(1000 / srv.config.hz);
+        self.next_cron = started + period;
+        let now = now_ms();
+        // Active expiry: up to a quarter of the period, stopping early once few keys turn out expired.
+        let budget = period / 4;
+        loop {
+            let checks = 2000;
+            let removed = srv.db.active_expire(now, checks);
+            if removed * 4 < checks || started.elapsed() >= budget {
+                break;
+            }
+        }
+        let (t0, c0) = srv.stats.ops_sample;
+        if now - t0 >= 1000 {
+            let ops = srv.stats.commands_processed - c0;
+            srv.stats.ops_per_sec = if t0 == 0 { 0 } else { ops * 1000 / (now - t0) as u64 };
+            srv.stats.ops_sample = (now, srv.stats.commands_processed);
+        }
+        srv.refresh_memory();
+        if srv.config.timeout_secs > 0 {
+            let limit = srv.config.timeout_secs as i64 * 1000;
+            let idle: Vec<usize> =
+                srv.other_clients().filter(|c| now - c.last_ms > limit).map(|c| c.token).collect();
+            for token in idle {
+                self.close(srv, token);
+            }
+        }
+    }
+}
+
+/// Whether the client is to be closed now: it asked (or was told) to, and its replies are out.
+fn done(client: &Client) -> bool {
+    client.state.close_after_reply && client.state.out.buf.is_empty()
+}
+
+/// Executes every complete command at the start of `data`; returns the bytes used. The rest (a partial
+/// command) is the caller's to keep, with `needed` saying how long it must grow before parsing again.
+fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usize {
+    let limits = Limits {
+        max_bulk_len: srv.config.proto_max_bulk_len,
+        max_multibulk_len: i32::MAX as usize,
+        max_inline_len: 64 * 1024,
+    };
+    let mut pos = 0;
+    while pos < data.len() && !client.state.close_after_reply {
+        let rest = data.get(pos..).unwrap_or_default();
+        match parse_request(rest, &limits, &mut client.io.args) {
+            Ok(Parsed::Complete(n)) => {
+                if !client.io.args.is_empty() {
+                    let mut argv: Vec<&[u8]> = Vec::with_capacity(client.io.args.len());
+                    client.io.args.slices(rest, &mut argv);
+                    let mut ctx = Ctx { srv: &mut *srv, me: &mut client.state, now };
+                    dispatch::execute(&mut ctx, &argv);
+                }
+                pos += n;
+            }
+            Ok(Parsed::Incomplete(needed)) => {
+                client.io.needed = needed;
+                return pos;
+            }
+            Err(e) => {
+                tracing::debug!("Protocol error from client {}: {e}", client.state.addr);
+                client.state.out.error(&format!("ERR {e}"));
+                client.state.close_after_reply = true;
+                return data.len();
+            }
+        }
+    }
+    client.io.needed = 0;
+    pos
+}

@@ -1,0 +1,104 @@
+//! The state the data thread owns: the keyspace, settings, statistics and the client table. Commands run
+//! against it through a [`Ctx`], one at a time, so none of it needs a lock.
+
+use crate::client::{Client, ClientState};
+use crate::config::Config;
+use crate::db::Db;
+use crate::types::hash::HashLimits;
+use slab::Slab;
+use std::time::Instant;
+
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    pub connections_received: u64,
+    pub rejected_connections: u64,
+    pub commands_processed: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub unexpected_error_replies: u64,
+    pub total_error_replies: u64,
+    /// `instantaneous_ops_per_sec`: ops in the last sampled second.
+    pub ops_per_sec: u64,
+    pub ops_sample: (i64, u64),
+}
+
+/// How the node should stop, once asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    Requested,
+}
+
+pub struct Server {
+    pub db: Db,
+    pub config: Config,
+    pub stats: Stats,
+    /// Every connected client; the one running a command is taken out (`None`) meanwhile.
+    pub clients: Slab<Option<Box<Client>>>,
+    pub next_client_id: u64,
+    /// Tokens of clients to close after this batch (`CLIENT KILL`).
+    pub kills: Vec<usize>,
+    pub shutdown: Option<Shutdown>,
+    pub started: Instant,
+    pub started_unix: i64,
+    pub run_id: String,
+    /// Allocator bytes in use, refreshed every cron tick and before writes when `maxmemory` is set.
+    pub used_memory: u64,
+    pub used_memory_peak: u64,
+    /// The ports the node listens on, for `INFO`.
+    pub tcp_port: u16,
+}
+
+impl Server {
+    pub fn new(config: Config, now_ms: i64) -> Server {
+        let run_id = (0..40).map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0')).collect();
+        Server {
+            db: Db::new(),
+            tcp_port: config.port,
+            config,
+            stats: Stats::default(),
+            clients: Slab::new(),
+            next_client_id: 1,
+            kills: Vec::new(),
+            shutdown: None,
+            started: Instant::now(),
+            started_unix: now_ms / 1000,
+            run_id,
+            used_memory: 0,
+            used_memory_peak: 0,
+        }
+    }
+
+    pub fn hash_limits(&self) -> HashLimits {
+        HashLimits { max_entries: self.config.hash_max_entries, max_value: self.config.hash_max_value }
+    }
+
+    /// Every client's state except the one running a command (see [`Ctx::all_clients`]).
+    pub fn other_clients(&self) -> impl Iterator<Item = &ClientState> {
+        self.clients.iter().filter_map(|(_, c)| c.as_deref().map(|c| &c.state))
+    }
+
+    /// Asks the allocator how much is in use.
+    pub fn refresh_memory(&mut self) {
+        self.used_memory = crate::memory::allocated();
+        self.used_memory_peak = self.used_memory_peak.max(self.used_memory);
+    }
+}
+
+/// What a command sees: the server, the client that sent it, and the time it runs at.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub me: &'a mut ClientState,
+    /// Unix time in milliseconds, fixed for the command so that every check in it agrees.
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    /// Every client, sorted by id, including the one running this command.
+    pub fn all_clients(&self) -> Vec<&ClientState> {
+        let mut all: Vec<&ClientState> = self.srv.other_clients().chain(std::iter::once(&*self.me)).collect();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+}

@@ -1,0 +1,442 @@
+//! Hash values: a flat vector of field/value pairs while small (Redis's "listpack"), a hash table once it
+//! passes `hash-max-listpack-entries` fields or a field or value longer than `hash-max-listpack-value`.
+
+use hashbrown::HashMap;
+
+type Bytes = Box<[u8]>;
+
+#[derive(Clone, Debug)]
+pub enum Hash {
+    Small(Vec<(Bytes, Bytes)>),
+    Table(HashMap<Bytes, Bytes, foldhash::fast::RandomState>),
+}
+
+/// Thresholds for the compact encoding, `hash-max-listpack-entries` and `hash-max-listpack-value`.
+#[derive(Clone, Copy, Debug)]
+pub struct HashLimits {
+    pub max_entries: usize,
+    pub max_value: usize,
+}
+
+impl Default for HashLimits {
+    fn default() -> Self {
+        HashLimits { max_entries: 128, max_value: 64 }
+    }
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Small(Vec::new())
+    }
+}
+
+impl Hash {
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Small(v) => v.len(),
+            Hash::Table(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Small(v) => v.iter().find(|(f, _)| &**f == field).map(|(_, v)| &**v),
+            Hash::Table(m) => m.get(field).map(|v| &**v),
+        }
+    }
+
+    /// Sets a field; `true` if it is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
+        if let Hash::Small(v) = self {
+            if let Some((_, old)) = v.iter_mut().find(|(f, _)| &**f == field) {
+                *old = value.into();
+                if value.len() > limits.max_value {
+                    self.convert();
+                }
+                return false;
+            }
+            if v.len() < limits.max_entries && field.len() <= limits.max_value && value.len() <= limits.max_value
+            {
+                v.push((field.into(), value.into()));
+                return true;
+            }
+            self.convert();
+        }
+        match self {
+            Hash::Table(m) => m.insert(field.into(), value.into()).is_none(),
+            Hash::Small(_) => false,
+        }
+    }
+
+    fn convert(&mut self) {
+        if let Hash::Small(v) = self {
+            let map = std::mem::take(v).into_iter().collect();
+            *self = Hash::Table(map);
+        }
+    }
+
+    /// Removes a field; `true` if it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Small(v) => match v.iter().position(|(f, _)| &**f == field) {
+                Some(i) => {
+                    v.remove(i);
+                    true
+                }
+                None => false,
+            },
+            Hash::Table(m) => m.remove(field).is_some(),
+        }
+    }
+
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Hash::Small(v) => Box::new(v.iter().map(|(f, v)| (&**f, &**v))),
+            Hash::Table(m) => Box::new(m.iter().map(|(f, v)| (&**f, &**v))),
+        }
+    }
+
+    /// `OBJECT ENCODING` name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Hash::Small(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn heap_size(&self) -> usize {
+        let pairs: usize = self.iter().map(|(f, v)| f.len() + v.len() + 32).sum();
+        pairs
+            + match self {
+                Hash::Small(v) => v.capacity() * 32,
+                Hash::Table(m) => m.capacity() * 33,
+            }
+    }
+}
+
+// ---- commands ----
+
+use super::{cursor_arg, float_arg, int_arg, is, scan_opts};
+use crate::db::entry::{Entry, Value};
+use crate::error::{CmdError, CmdResult};
+use crate::glob::glob_match;
+use crate::server::Ctx;
+use slotkv_proto::reply::format_human_double;
+
+fn arg<'a>(a: &[&'a [u8]], i: usize) -> &'a [u8] {
+    a.get(i).copied().unwrap_or_default()
+}
+
+/// The hash at `key`: `Ok(None)` when missing, `WRONGTYPE` when another type.
+fn read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, CmdError> {
+    let now = ctx.now;
+    match ctx.srv.db.get(key, now) {
+        None => Ok(None),
+        Some(e) => e.as_hash().map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+/// The hash at `key` for writing, created empty when missing.
+fn write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, CmdError> {
+    let now = ctx.now;
+    if ctx.srv.db.get(key, now).is_none() {
+        ctx.srv.db.insert(Entry::boxed(key, Value::Hash(Hash::default()), 0));
+    }
+    ctx.srv.db.get_mut(key, now).and_then(Entry::as_hash_mut).ok_or(CmdError::WrongType)
+}
+
+pub fn hset(ctx: &mut Ctx, a: &[&[u8]], legacy: bool) -> CmdResult {
+    let pairs = a.get(2..).unwrap_or_default();
+    if pairs.len() % 2 != 0 {
+        return Err(crate::error::wrong_arity(if legacy { "hmset" } else { "hset" }));
+    }
+    let limits = ctx.srv.hash_limits();
+    let h = write(ctx, arg(a, 1))?;
+    let added = pairs.chunks_exact(2).filter(|p| h.set(arg(p, 0), arg(p, 1), limits)).count();
+    if legacy {
+        ctx.me.out.ok();
+    } else {
+        ctx.me.out.int(added as i64);
+    }
+    Ok(())
+}
+
+pub fn hsetnx(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (key, field) = (arg(a, 1), arg(a, 2));
+    if read(ctx, key)?.is_some_and(|h| h.get(field).is_some()) {
+        ctx.me.out.int(0);
+        return Ok(());
+    }
+    let limits = ctx.srv.hash_limits();
+    write(ctx, key)?.set(field, arg(a, 3), limits);
+    ctx.me.out.int(1);
+    Ok(())
+}
+
+pub fn hget(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let now = ctx.now;
+    let Ctx { srv, me, .. } = ctx;
+    let value = match srv.db.get(arg(a, 1), now) {
+        None => None,
+        Some(e) => e.as_hash().ok_or(CmdError::WrongType)?.get(arg(a, 2)),
+    };
+    match value {
+        Some(v) => me.out.bulk(v),
+        None => me.out.null(),
+    }
+    Ok(())
+}
+
+pub fn hmget(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let now = ctx.now;
+    let Ctx { srv, me, .. } = ctx;
+    let h = match srv.db.get(arg(a, 1), now) {
+        None => None,
+        Some(e) => Some(e.as_hash().ok_or(CmdError::WrongType)?),
+    };
+    let fields = a.get(2..).unwrap_or_default();
+    me.out.array(fields.len());
+    for f in fields {
+        match h.and_then(|h| h.get(f)) {
+            Some(v) => me.out.bulk(v),
+            None => me.out.null(),
+        }
+    }
+    Ok(())
+}
+
+pub fn hdel(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let key = arg(a, 1);
+    if read(ctx, key)?.is_none() {
+        ctx.me.out.int(0);
+        return Ok(());
+    }
+    let h = write(ctx, key)?;
+    let removed = a.iter().skip(2).filter(|f| h.remove(f)).count();
+    if h.is_empty() {
+        ctx.srv.db.remove(key);
+    }
+    ctx.me.out.int(removed as i64);
+    Ok(())
+}
+
+pub fn hexists(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let found = read(ctx, arg(a, 1))?.is_some_and(|h| h.get(arg(a, 2)).is_some());
+    ctx.me.out.int(found as i64);
+    Ok(())
+}
+
+pub fn hlen(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let n = read(ctx, arg(a, 1))?.map_or(0, Hash::len);
+    ctx.me.out.int(n as i64);
+    Ok(())
+}
+
+pub fn hstrlen(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let n = read(ctx, arg(a, 1))?.and_then(|h| h.get(arg(a, 2))).map_or(0, <[u8]>::len);
+    ctx.me.out.int(n as i64);
+    Ok(())
+}
+
+/// `HKEYS`, `HVALS`, `HGETALL`.
+fn dump(ctx: &mut Ctx, a: &[&[u8]], fields: bool, values: bool) -> CmdResult {
+    let now = ctx.now;
+    let Ctx { srv, me, .. } = ctx;
+    let h = match srv.db.get(arg(a, 1), now) {
+        None => None,
+        Some(e) => Some(e.as_hash().ok_or(CmdError::WrongType)?),
+    };
+    let len = h.map_or(0, Hash::len);
+    if fields && values {
+        me.out.map(len);
+    } else {
+        me.out.array(len);
+    }
+    for (f, v) in h.into_iter().flat_map(Hash::iter) {
+        if fields {
+            me.out.bulk(f);
+        }
+        if values {
+            me.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+pub fn hkeys(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    dump(ctx, a, true, false)
+}
+
+pub fn hvals(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    dump(ctx, a, false, true)
+}
+
+pub fn hgetall(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    dump(ctx, a, true, true)
+}
+
+pub fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (key, field) = (arg(a, 1), arg(a, 2));
+    let by = int_arg(arg(a, 3))?;
+    let old = match read(ctx, key)?.and_then(|h| h.get(field)) {
+        None => 0,
+        Some(v) => slotkv_proto::request::parse_i64(v)
+            .ok_or(CmdError::Static("ERR hash value is not an integer"))?,
+    };
+    let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
+    let limits = ctx.srv.hash_limits();
+    write(ctx, key)?.set(field, itoa::Buffer::new().format(new).as_bytes(), limits);
+    ctx.me.out.int(new);
+    Ok(())
+}
+
+pub fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (key, field) = (arg(a, 1), arg(a, 2));
+    let by = float_arg(arg(a, 3))?;
+    let old = match read(ctx, key)?.and_then(|h| h.get(field)) {
+        None => 0.0,
+        Some(v) => super::parse_float(v).ok_or(CmdError::Static("ERR hash value is not a float"))?,
+    };
+    let new = old + by;
+    if !new.is_finite() {
+        return Err(CmdError::Static(crate::error::NAN_OR_INF));
+    }
+    let text = format_human_double(new);
+    let limits = ctx.srv.hash_limits();
+    write(ctx, key)?.set(field, text.as_bytes(), limits);
+    ctx.me.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// `HRANDFIELD key [count [WITHVALUES]]`: a positive count gives distinct fields, a negative one may
+/// repeat them.
+pub fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let count = match a.get(2) {
+        Some(c) => Some(int_arg(c)?),
+        None => None,
+    };
+    let with_values = match a.get(3) {
+        Some(o) if is(o, "withvalues") && a.len() == 4 => true,
+        Some(_) => return Err(CmdError::Syntax),
+        None => false,
+    };
+    if count.is_some_and(|c| c < -(i64::MAX / 2)) {
+        return Err(CmdError::Static("ERR value is out of range"));
+    }
+    let now = ctx.now;
+    let Ctx { srv, me, .. } = ctx;
+    let h = match srv.db.get(arg(a, 1), now) {
+        None => None,
+        Some(e) => Some(e.as_hash().ok_or(CmdError::WrongType)?),
+    };
+    let pairs: Vec<(&[u8], &[u8])> = h.map(|h| h.iter().collect()).unwrap_or_default();
+    let Some(count) = count else {
+        match pairs.get(fastrand::usize(..pairs.len().max(1))) {
+            Some((f, _)) if !pairs.is_empty() => me.out.bulk(f),
+            _ => me.out.null(),
+        }
+        return Ok(());
+    };
+    let picks: Vec<(&[u8], &[u8])> = if pairs.is_empty() || count == 0 {
+        Vec::new()
+    } else if count < 0 {
+        (0..count.unsigned_abs()).filter_map(|_| pairs.get(fastrand::usize(..pairs.len())).copied()).collect()
+    } else {
+        let mut all = pairs;
+        fastrand::shuffle(&mut all);
+        all.truncate(count as usize);
+        all
+    };
+    if with_values && me.out.resp3 {
+        me.out.array(picks.len());
+        for (f, v) in picks {
+            me.out.array(2);
+            me.out.bulk(f);
+            me.out.bulk(v);
+        }
+    } else {
+        me.out.array(picks.len() * if with_values { 2 } else { 1 });
+        for (f, v) in picks {
+            me.out.bulk(f);
+            if with_values {
+                me.out.bulk(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `HSCAN key cursor [MATCH p] [COUNT n] [NOVALUES]`. A compact hash comes back whole with cursor 0, as
+/// Redis returns a listpack; a table is paged by field hash, so fields present throughout are returned
+/// once whatever the table does between calls.
+pub fn hscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let cursor = cursor_arg(arg(a, 2))?;
+    let opts = scan_opts(a, 3, false, true)?;
+    let now = ctx.now;
+    let Ctx { srv, me, .. } = ctx;
+    let hasher = &srv.db;
+    let h = match srv.db.peek(arg(a, 1), now) {
+        None => None,
+        Some(e) => Some(e.as_hash().ok_or(CmdError::WrongType)?),
+    };
+    let (page, next): (Vec<(&[u8], &[u8])>, u64) = match h {
+        None => (Vec::new(), 0),
+        Some(h @ Hash::Small(_)) => (h.iter().collect(), 0),
+        Some(h) => {
+            let mut items: Vec<(u64, (&[u8], &[u8]))> =
+                h.iter().map(|p| (hasher.key_hash(p.0) >> 1, p)).filter(|(x, _)| *x >= cursor).collect();
+            items.sort_unstable_by_key(|(x, _)| *x);
+            if items.len() <= opts.count {
+                (items.into_iter().map(|(_, p)| p).collect(), 0)
+            } else {
+                let last = items.get(opts.count - 1).map_or(0, |(x, _)| *x);
+                let cut = items.iter().position(|(x, _)| *x > last).unwrap_or(items.len());
+                let next = items.get(cut).map_or(0, |(x, _)| *x);
+                items.truncate(cut);
+                (items.into_iter().map(|(_, p)| p).collect(), next)
+            }
+        }
+    };
+    let page: Vec<(&[u8], &[u8])> =
+        page.into_iter().filter(|(f, _)| opts.pattern.is_none_or(|p| glob_match(p, f, false))).collect();
+    me.out.array(2);
+    me.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    me.out.array(page.len() * if opts.novalues { 1 } else { 2 });
+    for (f, v) in page {
+        me.out.bulk(f);
+        if !opts.novalues {
+            me.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_past_thresholds() {
+        let limits = HashLimits { max_entries: 4, max_value: 8 };
+        let mut h = Hash::default();
+        for i in 0..4 {
+            assert!(h.set(format!("f{i}").as_bytes(), b"v", limits));
+        }
+        assert_eq!(h.encoding(), "listpack");
+        assert!(!h.set(b"f0", b"w", limits));
+        assert!(h.set(b"f4", b"v", limits));
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.len(), 5);
+        assert_eq!(h.get(b"f0"), Some(&b"w"[..]));
+
+        let mut h = Hash::default();
+        h.set(b"f", b"0123456789", limits);
+        assert_eq!(h.encoding(), "hashtable");
+        assert!(h.remove(b"f"));
+        assert!(!h.remove(b"f"));
+    }
+}

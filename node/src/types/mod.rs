@@ -1,0 +1,102 @@
+//! Commands by data type: plain functions over the keyspace that parse their arguments, do the work and
+//! write the reply, returning a `CmdError` for the dispatcher to write.
+
+pub mod hash;
+pub mod keys;
+pub mod string;
+
+use crate::error::CmdError;
+use slotkv_proto::request::parse_i64;
+
+/// An argument that must be an integer (`ERR value is not an integer or out of range`).
+pub fn int_arg(a: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(a).ok_or(CmdError::NotInteger)
+}
+
+/// An argument that must be a float (`ERR value is not a valid float`), as Redis's `string2ld` reads it:
+/// no spaces, no NaN.
+pub fn float_arg(a: &[u8]) -> Result<f64, CmdError> {
+    parse_float(a).ok_or(CmdError::NotFloat)
+}
+
+pub fn parse_float(a: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(a).ok()?;
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_whitespace()) || s.ends_with(|c: char| c.is_ascii_whitespace())
+    {
+        return None;
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if s.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => s.parse().ok()?,
+        _ => return None,
+    };
+    (!v.is_nan()).then_some(v)
+}
+
+/// Case-insensitive keyword comparison.
+pub fn is(a: &[u8], word: &str) -> bool {
+    a.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// A non-negative `COUNT`-style integer argument.
+pub fn count_arg(a: &[u8]) -> Result<usize, CmdError> {
+    let n = int_arg(a)?;
+    usize::try_from(n).map_err(|_| CmdError::NotInteger)
+}
+
+/// `MATCH`/`COUNT`/`TYPE` options of the `*SCAN` commands, starting at `argv[from]`.
+pub struct ScanOpts<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub kind: Option<&'a [u8]>,
+    pub novalues: bool,
+}
+
+pub fn scan_opts<'a>(argv: &[&'a [u8]], from: usize, allow_type: bool, allow_novalues: bool) -> Result<ScanOpts<'a>, CmdError> {
+    let mut o = ScanOpts { pattern: None, count: 10, kind: None, novalues: false };
+    let mut i = from;
+    while let Some(opt) = argv.get(i) {
+        let val = argv.get(i + 1);
+        match (opt, val) {
+            (o_, Some(v)) if is(o_, "match") => o.pattern = Some(v).filter(|p| **p != b"*").copied(),
+            (o_, Some(v)) if is(o_, "count") => {
+                o.count = int_arg(v)?.try_into().ok().filter(|&n: &usize| n >= 1).ok_or(CmdError::Syntax)?;
+            }
+            (o_, Some(v)) if allow_type && is(o_, "type") => o.kind = Some(v),
+            (o_, _) if allow_novalues && is(o_, "novalues") => {
+                o.novalues = true;
+                i += 1;
+                continue;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+/// A `SCAN`-family cursor: an unsigned 64-bit integer (`ERR invalid cursor` otherwise).
+pub fn cursor_arg(a: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(a)
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(CmdError::Static("ERR invalid cursor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_string2ld() {
+        assert_eq!(parse_float(b"1.5"), Some(1.5));
+        assert_eq!(parse_float(b"1e3"), Some(1000.0));
+        assert_eq!(parse_float(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float(b" 1"), None);
+        assert_eq!(parse_float(b"nan"), None);
+        assert_eq!(parse_float(b"abc"), None);
+        assert_eq!(parse_float(b""), None);
+    }
+}
