@@ -411,7 +411,7 @@ mod tests {
         assert!(err.starts_with("ERR CONFIG SET failed (possibly related to argument 'hz')"), "{err}");
         assert_eq!(c.maxmemory, 0);
         c.set_runtime(&[("maxmemory", "1mb"), ("hz", "20")]).unwrap();
-        assert_eq!((c.maxmemory, c.hz), (1_000_000, 20));
+        assert_eq!((c.maxmemory, c.hz), (1 << 20, 20));
         assert!(c.set_runtime(&[("port", "1")]).unwrap_err().contains("immutable"));
         assert!(c.set_runtime(&[("nope", "1")]).unwrap_err().starts_with("ERR Unknown option"));
     }

@@ -1,16 +1,24 @@
-//! One key and its value, packed for memory: the keyspace's tables hold 32-byte entries. A string key whose
-//! key and value fit in 29 bytes together (`key:123456` with a 16-byte value does) lives entirely inside
-//! the entry, with no heap allocation at all. Everything else (longer strings, keys with a TTL, hashes) is
-//! boxed.
+//! One key and its value, packed for memory and for few cache misses: the keyspace's tables hold 32-byte
+//! entries. A string key whose key and value fit in 29 bytes together (`key:123456` with a 16-byte value
+//! does) lives entirely inside the entry, with no heap allocation at all. Everything else (longer strings,
+//! keys with a TTL, collections) is boxed, with the key and a string value in one allocation so that a
+//! lookup touches the box and one byte buffer.
 
 use crate::types::hash::Hash;
+use thin_vec::ThinVec;
 
 /// Bytes of key plus value that an inline entry holds.
 pub const INLINE_CAP: usize = 29;
+/// The longest key a `ShortKey` entry holds in the table.
+pub const SHORT_KEY_CAP: usize = 22;
 
 /// A keyspace entry: 32 bytes (asserted below).
 pub enum Entry {
+    /// A string and its key, both in the table: no allocation, one cache line.
     Inline { klen: u8, vlen: u8, buf: [u8; INLINE_CAP] },
+    /// A short key in the table and its string value behind a thin pointer: a lookup compares keys
+    /// without leaving the table and reaches the value with one more memory access.
+    ShortKey { klen: u8, key: [u8; SHORT_KEY_CAP], value: ThinVec<u8> },
     Boxed(Box<Boxed>),
 }
 
@@ -18,16 +26,19 @@ const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 
 /// A key with a value that does not fit inline, or with an expiry time.
 pub struct Boxed {
-    pub key: Box<[u8]>,
     /// Absolute expiry in Unix milliseconds; 0 for none.
-    pub expire_at: i64,
-    pub value: Value,
+    expire_at: i64,
+    key_len: usize,
+    /// The key, followed by the value for a string.
+    bytes: Vec<u8>,
+    value: Value,
 }
 
-/// A value that lives in a box.
+/// What a boxed entry holds besides its key.
 pub enum Value {
-    Str(Vec<u8>),
-    Hash(Hash),
+    /// A string: its bytes follow the key in `Boxed::bytes`.
+    Str,
+    Hash(Box<Hash>),
 }
 
 /// The kind of a value, as `TYPE` names it.
@@ -46,15 +57,6 @@ impl Kind {
     }
 }
 
-impl Value {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Value::Str(_) => Kind::String,
-            Value::Hash(_) => Kind::Hash,
-        }
-    }
-}
-
 impl Entry {
     /// A string entry, inline when it fits and no expiry is wanted.
     pub fn string(key: &[u8], value: &[u8], expire_at: i64) -> Entry {
@@ -67,33 +69,46 @@ impl Entry {
                 dst.copy_from_slice(value);
             }
             Entry::Inline { klen: key.len() as u8, vlen: value.len() as u8, buf }
+        } else if expire_at == 0 && key.len() <= SHORT_KEY_CAP {
+            let mut k = [0u8; SHORT_KEY_CAP];
+            if let Some(dst) = k.get_mut(..key.len()) {
+                dst.copy_from_slice(key);
+            }
+            Entry::ShortKey { klen: key.len() as u8, key: k, value: ThinVec::from(value) }
         } else {
-            Entry::boxed(key, Value::Str(value.to_vec()), expire_at)
+            let mut bytes = Vec::with_capacity(key.len() + value.len());
+            bytes.extend_from_slice(key);
+            bytes.extend_from_slice(value);
+            Entry::Boxed(Box::new(Boxed { expire_at, key_len: key.len(), bytes, value: Value::Str }))
         }
     }
 
-    pub fn boxed(key: &[u8], value: Value, expire_at: i64) -> Entry {
-        Entry::Boxed(Box::new(Boxed { key: key.into(), expire_at, value }))
+    pub fn hash(key: &[u8], hash: Hash, expire_at: i64) -> Entry {
+        Entry::Boxed(Box::new(Boxed { expire_at, key_len: key.len(), bytes: key.to_vec(), value: Value::Hash(Box::new(hash)) }))
     }
 
     pub fn key(&self) -> &[u8] {
         match self {
             Entry::Inline { klen, buf, .. } => buf.get(..*klen as usize).unwrap_or_default(),
-            Entry::Boxed(b) => &b.key,
+            Entry::ShortKey { klen, key, .. } => key.get(..*klen as usize).unwrap_or_default(),
+            Entry::Boxed(b) => b.bytes.get(..b.key_len).unwrap_or_default(),
         }
     }
 
     pub fn expire_at(&self) -> i64 {
         match self {
-            Entry::Inline { .. } => 0,
+            Entry::Inline { .. } | Entry::ShortKey { .. } => 0,
             Entry::Boxed(b) => b.expire_at,
         }
     }
 
     pub fn kind(&self) -> Kind {
         match self {
-            Entry::Inline { .. } => Kind::String,
-            Entry::Boxed(b) => b.value.kind(),
+            Entry::Inline { .. } | Entry::ShortKey { .. } => Kind::String,
+            Entry::Boxed(b) => match b.value {
+                Value::Str => Kind::String,
+                Value::Hash(_) => Kind::Hash,
+            },
         }
     }
 
@@ -104,8 +119,9 @@ impl Entry {
                 let start = *klen as usize;
                 buf.get(start..start + *vlen as usize)
             }
-            Entry::Boxed(b) => match &b.value {
-                Value::Str(s) => Some(s),
+            Entry::ShortKey { value, .. } => Some(value),
+            Entry::Boxed(b) => match b.value {
+                Value::Str => b.bytes.get(b.key_len..),
                 _ => None,
             },
         }
@@ -117,7 +133,7 @@ impl Entry {
                 Value::Hash(h) => Some(h),
                 _ => None,
             },
-            Entry::Inline { .. } => None,
+            _ => None,
         }
     }
 
@@ -127,35 +143,47 @@ impl Entry {
                 Value::Hash(h) => Some(h),
                 _ => None,
             },
-            Entry::Inline { .. } => None,
+            _ => None,
         }
     }
 
-    /// Replaces a string value in place, keeping the key and its expiry.
+    /// Replaces the value with a string, keeping the key and its expiry.
     pub fn set_str(&mut self, value: &[u8]) {
-        let expire_at = self.expire_at();
         match self {
-            Entry::Boxed(b) if expire_at != 0 || b.key.len() + value.len() > INLINE_CAP => {
-                match &mut b.value {
-                    Value::Str(s) => {
-                        s.clear();
-                        s.extend_from_slice(value);
-                    }
-                    other => *other = Value::Str(value.to_vec()),
-                }
+            Entry::Boxed(b) if b.expire_at != 0 || b.key_len + value.len() > INLINE_CAP => {
+                b.bytes.truncate(b.key_len);
+                b.bytes.extend_from_slice(value);
+                b.value = Value::Str;
+            }
+            Entry::ShortKey { value: v, .. } if value.len() > INLINE_CAP - SHORT_KEY_CAP => {
+                v.clear();
+                v.extend_from_slice(value);
             }
             _ => {
-                let key = self.key().to_vec();
+                let (key, expire_at) = (self.key().to_vec(), self.expire_at());
                 *self = Entry::string(&key, value, expire_at);
             }
         }
     }
 
-    /// The value as an owned `Value` (strings copied out of inline entries).
-    pub fn to_value(&self) -> Value {
+    /// Appends to a string value (amortized growth when boxed).
+    pub fn append(&mut self, extra: &[u8]) {
         match self {
-            Entry::Inline { .. } => Value::Str(self.as_str().unwrap_or_default().to_vec()),
-            Entry::Boxed(b) => b.value.clone_value(),
+            Entry::Boxed(b) if matches!(b.value, Value::Str) => b.bytes.extend_from_slice(extra),
+            Entry::ShortKey { value, .. } => value.extend_from_slice(extra),
+            _ => {
+                let mut v = self.as_str().unwrap_or_default().to_vec();
+                v.extend_from_slice(extra);
+                self.set_str(&v);
+            }
+        }
+    }
+
+    /// A copy of this entry's value and expiry under another key (`RENAME`, `COPY`).
+    pub fn renamed(&self, key: &[u8]) -> Entry {
+        match self.as_hash() {
+            Some(h) => Entry::hash(key, h.clone(), self.expire_at()),
+            None => Entry::string(key, self.as_str().unwrap_or_default(), self.expire_at()),
         }
     }
 
@@ -164,54 +192,31 @@ impl Entry {
         match self {
             Entry::Boxed(b) => {
                 b.expire_at = at;
-                if at == 0 {
-                    if let Value::Str(s) = &b.value {
-                        if b.key.len() + s.len() <= INLINE_CAP {
-                            *self = Entry::string(&b.key, s, 0);
-                        }
-                    }
+                if at == 0 && matches!(b.value, Value::Str) && b.bytes.len() <= INLINE_CAP {
+                    let (key, value) = b.bytes.split_at(b.key_len.min(b.bytes.len()));
+                    *self = Entry::string(key, value, 0);
                 }
             }
-            Entry::Inline { .. } if at != 0 => {
-                let value = self.as_str().unwrap_or_default().to_vec();
-                *self = Entry::boxed(self.key(), Value::Str(value), at);
+            _ if at != 0 => {
+                *self = Entry::string(self.key(), self.as_str().unwrap_or_default(), at);
             }
-            Entry::Inline { .. } => {}
+            _ => {}
         }
     }
 
-    /// The cheapest representation of the same key, value and expiry (inline when it fits).
-    pub fn normalized(self) -> Entry {
-        match &self {
-            Entry::Boxed(b) if b.expire_at == 0 => match &b.value {
-                Value::Str(s) if b.key.len() + s.len() <= INLINE_CAP => Entry::string(&b.key, s, 0),
-                _ => self,
-            },
-            _ => self,
-        }
-    }
-
-    /// Heap bytes this entry owns beyond its 32 bytes in the table (an estimate for `MEMORY`-style stats).
+    /// Heap bytes this entry owns beyond its 32 bytes in the table (an estimate).
     pub fn heap_size(&self) -> usize {
         match self {
             Entry::Inline { .. } => 0,
+            Entry::ShortKey { value, .. } => 16 + value.capacity(),
             Entry::Boxed(b) => {
                 std::mem::size_of::<Boxed>()
-                    + b.key.len()
+                    + b.bytes.capacity()
                     + match &b.value {
-                        Value::Str(s) => s.capacity(),
+                        Value::Str => 0,
                         Value::Hash(h) => h.heap_size(),
                     }
             }
-        }
-    }
-}
-
-impl Value {
-    pub fn clone_value(&self) -> Value {
-        match self {
-            Value::Str(s) => Value::Str(s.clone()),
-            Value::Hash(h) => Value::Hash(h.clone()),
         }
     }
 }
@@ -227,7 +232,14 @@ mod tests {
         assert_eq!(e.key(), b"key:123456");
         assert_eq!(e.as_str(), Some(&b"v000000000000001"[..]));
         let e = Entry::string(b"key", &[b'x'; 30], 0);
+        assert!(matches!(e, Entry::ShortKey { .. }));
+        assert_eq!(e.key(), b"key");
+        assert_eq!(e.as_str().map(|s| s.len()), Some(30));
+        let e = Entry::string(&[b'k'; 23], &[b'x'; 30], 0);
         assert!(matches!(e, Entry::Boxed(_)));
+        let e = Entry::string(b"key", &[b'x'; 30], 9);
+        assert!(matches!(e, Entry::Boxed(_)));
+        assert_eq!(e.key(), b"key");
         assert_eq!(e.as_str().map(|s| s.len()), Some(30));
     }
 
@@ -244,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn set_str_keeps_expiry_and_grows() {
+    fn set_str_and_append_keep_key_and_expiry() {
         let mut e = Entry::string(b"k", b"v", 0);
         e.set_str(&[b'y'; 100]);
         assert_eq!(e.as_str().map(|s| s.len()), Some(100));
@@ -254,5 +266,17 @@ mod tests {
         e.set_str(b"again");
         assert_eq!(e.expire_at(), 5);
         assert_eq!(e.as_str(), Some(&b"again"[..]));
+        e.append(b"!");
+        assert_eq!((e.key(), e.as_str()), (&b"k"[..], Some(&b"again!"[..])));
+        let r = e.renamed(b"other");
+        assert_eq!((r.key(), r.as_str(), r.expire_at()), (&b"other"[..], Some(&b"again!"[..]), 5));
+    }
+
+    #[test]
+    fn hashes_are_not_strings() {
+        let e = Entry::hash(b"h", Hash::default(), 0);
+        assert_eq!(e.kind(), Kind::Hash);
+        assert!(e.as_str().is_none());
+        assert_eq!(e.key(), b"h");
     }
 }

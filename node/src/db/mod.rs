@@ -23,7 +23,7 @@ struct Slot {
 pub struct WrongType;
 
 pub struct Db {
-    slots: Vec<Option<Box<Slot>>>,
+    slots: Vec<Slot>,
     keys: usize,
     volatile: usize,
     hasher: foldhash::fast::RandomState,
@@ -47,7 +47,7 @@ fn is_expired(e: &Entry, now: i64) -> bool {
 impl Db {
     pub fn new() -> Db {
         Db {
-            slots: (0..SLOT_COUNT).map(|_| None).collect(),
+            slots: (0..SLOT_COUNT).map(|_| Slot::default()).collect(),
             keys: 0,
             volatile: 0,
             hasher: foldhash::fast::RandomState::default(),
@@ -75,7 +75,7 @@ impl Db {
     }
 
     fn slot(&self, key: &[u8]) -> Option<&Slot> {
-        self.slots.get(key_slot(key) as usize)?.as_deref()
+        self.slots.get(key_slot(key) as usize)
     }
 
     /// The entry of a live key, without side effects (an expired one reads as missing but stays until a
@@ -89,7 +89,7 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
-        let slot = self.slots.get_mut(idx)?.as_deref_mut()?;
+        let slot = self.slots.get_mut(idx)?;
         match slot.table.find_entry(hash, |e| e.key() == key) {
             Err(_) => None,
             Ok(found) if is_expired(found.get(), now) => {
@@ -121,8 +121,7 @@ impl Db {
         let idx = key_slot(key) as usize;
         let new_volatile = entry.expire_at() != 0;
         let hasher = &self.hasher;
-        let Some(cell) = self.slots.get_mut(idx) else { return None };
-        let slot = cell.get_or_insert_with(Default::default);
+        let slot = self.slots.get_mut(idx)?;
         let old = match slot.table.entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
             TableEntry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
             TableEntry::Vacant(v) => {
@@ -152,8 +151,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
-        let cell = self.slots.get_mut(idx)?;
-        let slot = cell.as_deref_mut()?;
+        let slot = self.slots.get_mut(idx)?;
         let (entry, _) = slot.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
         self.keys -= 1;
         if entry.expire_at() != 0 {
@@ -161,7 +159,7 @@ impl Db {
             self.volatile -= 1;
         }
         if slot.table.is_empty() {
-            *cell = None;
+            *slot = Slot::default();
         }
         Some(entry)
     }
@@ -186,7 +184,7 @@ impl Db {
         let is = at != 0;
         if was != is {
             let idx = key_slot(key) as usize;
-            if let Some(Some(slot)) = self.slots.get_mut(idx) {
+            if let Some(slot) = self.slots.get_mut(idx) {
                 if is {
                     slot.volatile += 1;
                     self.volatile += 1;
@@ -201,21 +199,20 @@ impl Db {
 
     /// Drops every key.
     pub fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
+        self.slots.iter_mut().for_each(|s| *s = Slot::default());
         self.keys = 0;
         self.volatile = 0;
     }
 
     /// Keys in one slot.
     pub fn slot_len(&self, slot: usize) -> usize {
-        self.slots.get(slot).and_then(|s| s.as_deref()).map_or(0, |s| s.table.len())
+        self.slots.get(slot).map_or(0, |s| s.table.len())
     }
 
     /// The live entries of one slot, in table order.
     pub fn slot_entries(&self, slot: usize, now: i64) -> impl Iterator<Item = &Entry> {
         self.slots
             .get(slot)
-            .and_then(|s| s.as_deref())
             .into_iter()
             .flat_map(|s| s.table.iter())
             .filter(move |e| !is_expired(e, now))
@@ -236,7 +233,7 @@ impl Db {
             let start = fastrand::usize(..SLOT_COUNT);
             let slot = (0..SLOT_COUNT).map(|i| (start + i) % SLOT_COUNT).find(|&s| self.slot_len(s) > 0)?;
             let len = self.slot_len(slot);
-            let pick = self.slots.get(slot)?.as_deref()?.table.iter().nth(fastrand::usize(..len))?;
+            let pick = self.slots.get(slot)?.table.iter().nth(fastrand::usize(..len))?;
             let key = pick.key().to_vec();
             if is_expired(pick, now) {
                 self.remove(&key);
@@ -261,7 +258,7 @@ impl Db {
             let idx = self.expire_cursor;
             self.expire_cursor = (self.expire_cursor + 1) % SLOT_COUNT;
             visited += 1;
-            let Some(Some(slot)) = self.slots.get_mut(idx) else { continue };
+            let Some(slot) = self.slots.get_mut(idx) else { continue };
             if slot.volatile == 0 {
                 continue;
             }
@@ -281,9 +278,7 @@ impl Db {
             self.keys -= gone;
             removed += gone;
             if slot.table.is_empty() {
-                if let Some(cell) = self.slots.get_mut(idx) {
-                    *cell = None;
-                }
+                *slot = Slot::default();
             }
         }
         self.expired_keys += removed as u64;

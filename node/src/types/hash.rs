@@ -121,7 +121,7 @@ impl Hash {
 // ---- commands ----
 
 use super::{cursor_arg, float_arg, int_arg, is, scan_opts};
-use crate::db::entry::{Entry, Value};
+use crate::db::entry::Entry;
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::server::Ctx;
@@ -144,7 +144,7 @@ fn read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, CmdError> 
 fn write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, CmdError> {
     let now = ctx.now;
     if ctx.srv.db.get(key, now).is_none() {
-        ctx.srv.db.insert(Entry::boxed(key, Value::Hash(Hash::default()), 0));
+        ctx.srv.db.insert(Entry::hash(key, Hash::default(), 0));
     }
     ctx.srv.db.get_mut(key, now).and_then(Entry::as_hash_mut).ok_or(CmdError::WrongType)
 }

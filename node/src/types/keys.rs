@@ -150,7 +150,7 @@ pub fn rename(ctx: &mut Ctx, a: &[&[u8]], nx: bool) -> CmdResult {
         return Ok(());
     }
     if let Some(old) = ctx.srv.db.remove(src) {
-        ctx.srv.db.insert(rekey(&old, dst));
+        ctx.srv.db.insert(old.renamed(dst));
     }
     if nx {
         ctx.me.out.int(1);
@@ -160,10 +160,6 @@ pub fn rename(ctx: &mut Ctx, a: &[&[u8]], nx: bool) -> CmdResult {
     Ok(())
 }
 
-/// The same value and expiry under another key.
-fn rekey(e: &Entry, key: &[u8]) -> Entry {
-    Entry::boxed(key, e.to_value(), e.expire_at()).normalized()
-}
 
 pub fn copy(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let (src, dst) = (key(a, 1), key(a, 2));
@@ -190,7 +186,7 @@ pub fn copy(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         ctx.me.out.int(0);
         return Ok(());
     };
-    let copy = rekey(entry, dst);
+    let copy = entry.renamed(dst);
     if !replace && ctx.srv.db.get(dst, now).is_some() {
         ctx.me.out.int(0);
         return Ok(());

@@ -106,6 +106,12 @@ pub fn set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         Some((idx, unit, abs)) => expire_at(ctx, a.get(idx).copied().unwrap_or_default(), unit, abs, "set")?,
         None => 0,
     };
+    if !get && !keep_ttl && cond == Cond::Always {
+        // The common case needs no look at the old value: one table operation.
+        ctx.srv.db.insert(Entry::string(key, value, at));
+        ctx.me.out.ok();
+        return Ok(());
+    }
     let now = ctx.now;
     let old = ctx.srv.db.get(key, now);
     let exists = old.is_some();
@@ -267,26 +273,13 @@ pub fn append(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             let total = old.len() + extra.len();
             check_size(ctx, total)?;
             if let Some(entry) = ctx.srv.db.get_mut(key, now) {
-                append_to(entry, extra);
+                entry.append(extra);
             }
             total
         }
     };
     ctx.me.out.int(len as i64);
     Ok(())
-}
-
-/// Appends to a string entry in place when it is boxed (amortized growth), else rebuilds it.
-fn append_to(entry: &mut Entry, extra: &[u8]) {
-    if let Entry::Boxed(b) = entry {
-        if let crate::db::entry::Value::Str(s) = &mut b.value {
-            s.extend_from_slice(extra);
-            return;
-        }
-    }
-    let mut v = entry.as_str().unwrap_or_default().to_vec();
-    v.extend_from_slice(extra);
-    entry.set_str(&v);
 }
 
 pub fn strlen(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
