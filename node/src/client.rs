@@ -42,7 +42,14 @@ pub struct ClientState {
 }
 
 impl ClientState {
-    pub fn new(id: u64, token: usize, addr: SocketAddr, laddr: SocketAddr, now: i64, authenticated: bool) -> Self {
+    pub fn new(
+        id: u64,
+        token: usize,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        now: i64,
+        authenticated: bool,
+    ) -> Self {
         ClientState {
             id,
             token,
@@ -65,7 +72,8 @@ impl ClientState {
 
     /// One `CLIENT LIST` / `CLIENT INFO` line, with Redis 7.2's fields.
     pub fn info_line(&self, now: i64) -> String {
-        let lossy = |b: &Option<Vec<u8>>| b.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+        let lossy =
+            |b: &Option<Vec<u8>>| b.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 \
              qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r \

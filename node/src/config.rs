@@ -33,48 +33,172 @@ pub struct Setting {
     pub doc: &'static str,
 }
 
-const fn s(name: &'static str, default: &'static str, check: Check, mutable: bool, doc: &'static str) -> Setting {
+const fn s(
+    name: &'static str,
+    default: &'static str,
+    check: Check,
+    mutable: bool,
+    doc: &'static str,
+) -> Setting {
     Setting { name, default, check, mutable, doc }
 }
 
 /// Every setting the node accepts. `docs/configuration.md` is generated from the same text.
 pub const SETTINGS: &[Setting] = &[
     s("port", "6379", Check::Int(0, 65535), false, "TCP port to accept clients on; 0 disables TCP."),
-    s("bind", "127.0.0.1 -::1", Check::Str, false, "Addresses to listen on; a leading '-' makes one optional."),
+    s(
+        "bind",
+        "127.0.0.1 -::1",
+        Check::Str,
+        false,
+        "Addresses to listen on; a leading '-' makes one optional.",
+    ),
     s("protected-mode", "yes", Check::Bool, true, "Without a password, accept clients only from loopback."),
-    s("requirepass", "", Check::Str, true, "Password clients must give with AUTH or HELLO AUTH; empty: none."),
+    s(
+        "requirepass",
+        "",
+        Check::Str,
+        true,
+        "Password clients must give with AUTH or HELLO AUTH; empty: none.",
+    ),
     s("maxclients", "10000", Check::Int(1, 1_000_000), true, "Most clients connected at once."),
-    s("timeout", "0", Check::Int(0, i32::MAX as i64), true, "Close clients idle this many seconds; 0: never."),
+    s(
+        "timeout",
+        "0",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Close clients idle this many seconds; 0: never.",
+    ),
     s("tcp-keepalive", "300", Check::Int(0, i32::MAX as i64), true, "TCP keepalive period in seconds."),
     s("tcp-backlog", "511", Check::Int(0, i32::MAX as i64), false, "Listen backlog."),
     s("dir", ".", Check::Str, false, "Working directory: data files and the cluster config go here."),
     s("logfile", "", Check::Str, false, "Log file; empty logs to standard output."),
-    s("loglevel", "notice", Check::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true, "Log verbosity."),
+    s(
+        "loglevel",
+        "notice",
+        Check::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        true,
+        "Log verbosity.",
+    ),
     s("databases", "1", Check::Int(1, 1), false, "Databases: one, as in Redis Cluster (SELECT 0 only)."),
     s("daemonize", "no", Check::Enum(&["no"]), false, "Not supported: run under a supervisor instead."),
     s("hz", "10", Check::Int(1, 500), true, "Background task frequency (expiry cycle, stats) per second."),
     s("maxmemory", "0", Check::Memory, true, "Memory limit for data; 0: none. Past it, writes get -OOM."),
-    s("maxmemory-policy", "noeviction", Check::Enum(&["noeviction"]), true, "What to do at maxmemory (other policies: issue 10)."),
-    s("maxmemory-samples", "5", Check::Int(1, 64), true, "Keys sampled per eviction (for the eviction policies to come)."),
+    s(
+        "maxmemory-policy",
+        "noeviction",
+        Check::Enum(&["noeviction"]),
+        true,
+        "What to do at maxmemory (other policies: issue 10).",
+    ),
+    s(
+        "maxmemory-samples",
+        "5",
+        Check::Int(1, 64),
+        true,
+        "Keys sampled per eviction (for the eviction policies to come).",
+    ),
     s("proto-max-bulk-len", "512mb", Check::Memory, true, "Largest single argument a client may send."),
-    s("client-query-buffer-limit", "1gb", Check::Memory, true, "Largest unprocessed input a client may have."),
-    s("hash-max-listpack-entries", "128", Check::Int(0, i32::MAX as i64), true, "Hashes up to this many fields use the compact encoding."),
-    s("hash-max-listpack-value", "64", Check::Int(0, i32::MAX as i64), true, "...and fields and values up to this many bytes."),
-    s("save", "", Check::Save, true, "Snapshot rules (issue 5: not implemented yet, so only the empty value is accepted)."),
-    s("appendonly", "no", Check::Enum(&["no"]), true, "Append-only file (issue 5: not implemented yet, only 'no' is accepted)."),
-    s("appendfsync", "everysec", Check::Enum(&["always", "everysec", "no"]), true, "AOF fsync policy (with appendonly)."),
+    s(
+        "client-query-buffer-limit",
+        "1gb",
+        Check::Memory,
+        true,
+        "Largest unprocessed input a client may have.",
+    ),
+    s(
+        "hash-max-listpack-entries",
+        "128",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Hashes up to this many fields use the compact encoding.",
+    ),
+    s(
+        "hash-max-listpack-value",
+        "64",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "...and fields and values up to this many bytes.",
+    ),
+    s(
+        "save",
+        "",
+        Check::Save,
+        true,
+        "Snapshot rules (issue 5: not implemented yet, so only the empty value is accepted).",
+    ),
+    s(
+        "appendonly",
+        "no",
+        Check::Enum(&["no"]),
+        true,
+        "Append-only file (issue 5: not implemented yet, only 'no' is accepted).",
+    ),
+    s(
+        "appendfsync",
+        "everysec",
+        Check::Enum(&["always", "everysec", "no"]),
+        true,
+        "AOF fsync policy (with appendonly).",
+    ),
     s("dbfilename", "dump.rdb", Check::Str, true, "Snapshot file name in dir."),
     s("appendfilename", "appendonly.aof", Check::Str, false, "AOF base name."),
-    s("cluster-enabled", "no", Check::Enum(&["no"]), false, "Cluster mode (issue 6: not implemented yet, only 'no' is accepted)."),
-    s("cluster-config-file", "nodes.conf", Check::Str, false, "Where a cluster node keeps its view of the cluster."),
-    s("cluster-node-timeout", "15000", Check::Int(1, i64::MAX), true, "Milliseconds before a peer counts as failing."),
+    s(
+        "cluster-enabled",
+        "no",
+        Check::Enum(&["no"]),
+        false,
+        "Cluster mode (issue 6: not implemented yet, only 'no' is accepted).",
+    ),
+    s(
+        "cluster-config-file",
+        "nodes.conf",
+        Check::Str,
+        false,
+        "Where a cluster node keeps its view of the cluster.",
+    ),
+    s(
+        "cluster-node-timeout",
+        "15000",
+        Check::Int(1, i64::MAX),
+        true,
+        "Milliseconds before a peer counts as failing.",
+    ),
     s("lazyfree-lazy-user-del", "no", Check::Bool, true, "Accepted for compatibility; frees are immediate."),
-    s("lazyfree-lazy-user-flush", "no", Check::Bool, true, "Accepted for compatibility; frees are immediate."),
+    s(
+        "lazyfree-lazy-user-flush",
+        "no",
+        Check::Bool,
+        true,
+        "Accepted for compatibility; frees are immediate.",
+    ),
     s("io-threads", "1", Check::Int(1, 1), false, "One data thread by design."),
 ];
 
+/// `docs/configuration.md`, made from [`SETTINGS`] (a test keeps the file in step with the table).
+pub fn markdown() -> String {
+    let mut md = String::from(
+        "# slotkv-node settings\n\nGiven in a config file (`name value` lines, redis.conf style) or as `--name value` \
+         arguments, as `redis-server` takes them; names and meanings are Redis's. `CONFIG SET` changes the \
+         ones marked runtime. An unknown setting or a bad value stops the node at start with an error naming \
+         it.\n\n| setting | default | runtime | what it does |\n| --- | --- | --- | --- |\n",
+    );
+    for s in SETTINGS {
+        let default = if s.default.is_empty() { "\"\"" } else { s.default };
+        md.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            s.name,
+            default,
+            if s.mutable { "yes" } else { "no" },
+            s.doc
+        ));
+    }
+    md
+}
+
 fn setting(name: &str) -> Option<&'static Setting> {
-    let name = ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, real)| *real);
+    let name =
+        ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, real)| *real);
     SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
@@ -87,8 +211,15 @@ const ALIASES: &[(&str, &str)] = &[
 /// Parses a memory size the way Redis's `memtoull` does: `1k` is 1000, `1kb` is 1024, likewise m/mb, g/gb.
 pub fn parse_memory(v: &str) -> Option<u64> {
     let lower = v.to_ascii_lowercase();
-    let units: &[(&str, u64)] =
-        &[("kb", 1024), ("mb", 1 << 20), ("gb", 1 << 30), ("k", 1000), ("m", 1_000_000), ("g", 1_000_000_000), ("b", 1)];
+    let units: &[(&str, u64)] = &[
+        ("kb", 1024),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+        ("k", 1000),
+        ("m", 1_000_000),
+        ("g", 1_000_000_000),
+        ("b", 1),
+    ];
     let (digits, mul) =
         units.iter().find_map(|(u, m)| lower.strip_suffix(u).map(|d| (d, *m))).unwrap_or((lower.as_str(), 1));
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -212,7 +343,8 @@ impl Config {
         let mut config = Config::default();
         let mut rest = args;
         if let Some(first) = args.first().filter(|a| !a.starts_with("--")) {
-            let text = std::fs::read_to_string(first).map_err(|e| format!("can't open config file '{first}': {e}"))?;
+            let text = std::fs::read_to_string(first)
+                .map_err(|e| format!("can't open config file '{first}': {e}"))?;
             config.load_text(&text).map_err(|e| format!("{first}: {e}"))?;
             config.config_file = Some(first.clone());
             rest = args.get(1..).unwrap_or_default();
@@ -243,7 +375,8 @@ impl Config {
                 continue;
             }
             let mut words = Vec::new();
-            split_args(line.as_bytes(), &mut words).ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
+            split_args(line.as_bytes(), &mut words)
+                .ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
             let mut words = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned());
             let name = words.next().unwrap_or_default();
             let value: Vec<String> = words.collect();
@@ -265,8 +398,9 @@ impl Config {
     pub fn set_runtime(&mut self, pairs: &[(&str, &str)]) -> Result<(), String> {
         let mut staged = Vec::new();
         for (name, value) in pairs {
-            let set = setting(name)
-                .ok_or_else(|| format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))?;
+            let set = setting(name).ok_or_else(|| {
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+            })?;
             if !set.mutable {
                 return Err(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
@@ -277,8 +411,9 @@ impl Config {
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
                 ));
             }
-            let value = canonical(set, value)
-                .map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))?;
+            let value = canonical(set, value).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?;
             staged.push((set.name, value));
         }
         for (name, value) in staged {
@@ -314,7 +449,11 @@ impl Config {
             let first = line.split_whitespace().next().unwrap_or_default();
             match setting(first).filter(|_| !line.trim_start().starts_with('#')) {
                 Some(set) if written.insert(set.name) => {
-                    out.push_str(&format!("{} {}\n", set.name, quote(self.values.get(set.name).map_or("", |v| v))));
+                    out.push_str(&format!(
+                        "{} {}\n",
+                        set.name,
+                        quote(self.values.get(set.name).map_or("", |v| v))
+                    ));
                 }
                 Some(_) => {}
                 None => {
@@ -380,8 +519,17 @@ mod tests {
 
     #[test]
     fn command_line_like_redis_server() {
-        let c = Config::from_args(&args(&["--port", "7000", "--dir", "/tmp", "--save", "", "--appendonly", "no"]))
-            .unwrap();
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--dir",
+            "/tmp",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]))
+        .unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(c.dir, "/tmp");
         let c = Config::from_args(&args(&["--bind", "127.0.0.1", "::1", "--maxmemory", "100mb"])).unwrap();
@@ -396,7 +544,8 @@ mod tests {
     #[test]
     fn config_file_then_arguments() {
         let dir = std::env::temp_dir().join(format!("slotkv-conf-{}", std::process::id()));
-        std::fs::write(&dir, "# comment\nport 7001\nrequirepass \"se cret\"\nhash-max-ziplist-entries 7\n").unwrap();
+        std::fs::write(&dir, "# comment\nport 7001\nrequirepass \"se cret\"\nhash-max-ziplist-entries 7\n")
+            .unwrap();
         let c = Config::from_args(&args(&[dir.to_str().unwrap(), "--port", "7002"])).unwrap();
         std::fs::remove_file(&dir).ok();
         assert_eq!(c.port, 7002);
@@ -414,6 +563,19 @@ mod tests {
         assert_eq!((c.maxmemory, c.hz), (1 << 20, 20));
         assert!(c.set_runtime(&[("port", "1")]).unwrap_err().contains("immutable"));
         assert!(c.set_runtime(&[("nope", "1")]).unwrap_err().starts_with("ERR Unknown option"));
+    }
+
+    #[test]
+    fn docs_match_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
+        if std::env::var_os("SLOTKV_WRITE_DOCS").is_some() {
+            std::fs::write(path, markdown()).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == markdown(),
+            "docs/configuration.md is stale: run SLOTKV_WRITE_DOCS=1 cargo test -p slotkv-node"
+        );
     }
 
     #[test]

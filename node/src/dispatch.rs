@@ -1,10 +1,10 @@
 //! From parsed arguments to a reply: look the command up in the table, check arity, authentication and
 //! memory, run it, and write its error if it failed. This is the one place errors become RESP.
 
+use crate::commands::{connection, introspection, server};
 use crate::error::{self, CmdError, CmdResult};
 use crate::server::Ctx;
 use crate::types::{hash, keys, string};
-use crate::commands::{connection, introspection, server};
 use slotkv_proto::command::flags;
 use slotkv_proto::{lookup, lookup_sub, CommandId, CommandSpec};
 

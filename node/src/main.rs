@@ -70,11 +70,17 @@ fn bind(config: &Config) -> Result<Vec<std::net::TcpListener>, String> {
             None => (false, addr.as_str()),
         };
         let host = if host == "*" { "0.0.0.0" } else { host };
-        let target = if host.contains(':') { format!("[{host}]:{}", config.port) } else { format!("{host}:{}", config.port) };
+        let target = if host.contains(':') {
+            format!("[{host}]:{}", config.port)
+        } else {
+            format!("{host}:{}", config.port)
+        };
         match std::net::TcpListener::bind(&target) {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("optional bind {target} skipped: {e}"),
-            Err(e) => return Err(format!("Warning: Could not create server TCP listening socket {target}: {e}")),
+            Err(e) => {
+                return Err(format!("Warning: Could not create server TCP listening socket {target}: {e}"))
+            }
         }
     }
     if listeners.is_empty() {

@@ -125,7 +125,8 @@ impl EventLoop {
             let id = srv.next_client_id;
             srv.next_client_id += 1;
             let authenticated = srv.config.requirepass.is_none();
-            let io = Io { stream, pending: Vec::new(), needed: 0, args: Default::default(), want_write: false };
+            let io =
+                Io { stream, pending: Vec::new(), needed: 0, args: Default::default(), want_write: false };
             let state = ClientState::new(id, token, addr, laddr, now, authenticated);
             entry.insert(Some(Box::new(Client { io, state })));
         }
@@ -152,7 +153,9 @@ impl EventLoop {
             let data = self.read_buf.get(..n).unwrap_or_default();
             if client.io.pending.is_empty() {
                 let used = process(srv, &mut client, data, now);
-                if let Some(rest) = data.get(used..).filter(|r| !r.is_empty() && !client.state.close_after_reply) {
+                if let Some(rest) =
+                    data.get(used..).filter(|r| !r.is_empty() && !client.state.close_after_reply)
+                {
                     client.io.pending.extend_from_slice(rest);
                 }
             } else {

@@ -34,7 +34,8 @@ fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
 pub fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let mut proto = None;
     if let Some(v) = a.get(1) {
-        let v = int_arg(v).map_err(|_| CmdError::Static("ERR Protocol version is not an integer or out of range"))?;
+        let v = int_arg(v)
+            .map_err(|_| CmdError::Static("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::Static("NOPROTO unsupported protocol version"));
         }
@@ -51,7 +52,10 @@ pub fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             name = Some(arg(a, i + 1));
             i += 2;
         } else {
-            return Err(CmdError::Msg(format!("ERR Syntax error in HELLO option '{}'", error::truncated(opt, 128))));
+            return Err(CmdError::Msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                error::truncated(opt, 128)
+            )));
         }
     }
     if let Some((user, pass)) = auth {
@@ -232,7 +236,12 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         let mut i = 2;
         while let (Some(f), Some(v)) = (a.get(i), a.get(i + 1)) {
             if is(f, "id") {
-                id = Some(int_arg(v).ok().filter(|&n| n > 0).ok_or(CmdError::Static("ERR client-id should be greater than 0"))?);
+                id = Some(
+                    int_arg(v)
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or(CmdError::Static("ERR client-id should be greater than 0"))?,
+                );
             } else if is(f, "addr") {
                 addr = Some(v.to_vec());
             } else if is(f, "laddr") {
@@ -298,7 +307,9 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Msg(format!("ERR Unrecognized option '{}'", error::truncated(attr, 128))));
     };
     if !valid_word(value) {
-        return Err(CmdError::Msg(format!("ERR {which} cannot contain spaces, newlines or special characters.")));
+        return Err(CmdError::Msg(format!(
+            "ERR {which} cannot contain spaces, newlines or special characters."
+        )));
     }
     let v = (!value.is_empty()).then(|| value.to_vec());
     if which == "lib-name" {

@@ -14,7 +14,10 @@ pub fn container_help(_ctx: &mut Ctx, name: &str) -> CmdResult {
 
 pub fn help(ctx: &mut Ctx, name: &str) -> CmdResult {
     let parent = command::lookup(name.as_bytes());
-    let mut lines = vec![format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name.to_ascii_uppercase())];
+    let mut lines = vec![format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        name.to_ascii_uppercase()
+    )];
     for sub in parent.into_iter().flat_map(CommandSpec::subcommands) {
         let subname = sub.name.split_once('|').map_or(sub.name, |(_, s)| s).to_ascii_uppercase();
         lines.push(subname);
@@ -175,7 +178,9 @@ pub fn command_getkeys(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         .and_then(|n| command::lookup(n))
         .ok_or(CmdError::Static("ERR Invalid command specified"))?;
     let spec = match (spec.has(flags::CONTAINER), argv.get(1)) {
-        (true, Some(sub)) => command::lookup_sub(spec, sub).ok_or(CmdError::Static("ERR Invalid command specified"))?,
+        (true, Some(sub)) => {
+            command::lookup_sub(spec, sub).ok_or(CmdError::Static("ERR Invalid command specified"))?
+        }
         _ => spec,
     };
     if !spec.arity_ok(argv.len()) {

@@ -34,7 +34,8 @@ const DEFAULT_SECTIONS: &[&str] =
     &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"];
 
 pub fn info(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let mut wanted: Vec<String> = a.iter().skip(1).map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let mut wanted: Vec<String> =
+        a.iter().skip(1).map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
     if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
     }
@@ -174,7 +175,8 @@ pub fn config_get(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             }
         }
     }
-    let found: Vec<(String, String)> = found.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let found: Vec<(String, String)> =
+        found.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     let out = &mut ctx.me.out;
     out.map(found.len());
     for (n, v) in found {

@@ -15,10 +15,18 @@ pub const SHORT_KEY_CAP: usize = 22;
 /// A keyspace entry: 32 bytes (asserted below).
 pub enum Entry {
     /// A string and its key, both in the table: no allocation, one cache line.
-    Inline { klen: u8, vlen: u8, buf: [u8; INLINE_CAP] },
+    Inline {
+        klen: u8,
+        vlen: u8,
+        buf: [u8; INLINE_CAP],
+    },
     /// A short key in the table and its string value behind a thin pointer: a lookup compares keys
     /// without leaving the table and reaches the value with one more memory access.
-    ShortKey { klen: u8, key: [u8; SHORT_KEY_CAP], value: ThinVec<u8> },
+    ShortKey {
+        klen: u8,
+        key: [u8; SHORT_KEY_CAP],
+        value: ThinVec<u8>,
+    },
     Boxed(Box<Boxed>),
 }
 
@@ -84,7 +92,12 @@ impl Entry {
     }
 
     pub fn hash(key: &[u8], hash: Hash, expire_at: i64) -> Entry {
-        Entry::Boxed(Box::new(Boxed { expire_at, key_len: key.len(), bytes: key.to_vec(), value: Value::Hash(Box::new(hash)) }))
+        Entry::Boxed(Box::new(Boxed {
+            expire_at,
+            key_len: key.len(),
+            bytes: key.to_vec(),
+            value: Value::Hash(Box::new(hash)),
+        }))
     }
 
     pub fn key(&self) -> &[u8] {

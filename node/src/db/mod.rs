@@ -211,11 +211,7 @@ impl Db {
 
     /// The live entries of one slot, in table order.
     pub fn slot_entries(&self, slot: usize, now: i64) -> impl Iterator<Item = &Entry> {
-        self.slots
-            .get(slot)
-            .into_iter()
-            .flat_map(|s| s.table.iter())
-            .filter(move |e| !is_expired(e, now))
+        self.slots.get(slot).into_iter().flat_map(|s| s.table.iter()).filter(move |e| !is_expired(e, now))
     }
 
     /// Every live entry, slot by slot.

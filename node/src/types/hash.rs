@@ -59,7 +59,9 @@ impl Hash {
                 }
                 return false;
             }
-            if v.len() < limits.max_entries && field.len() <= limits.max_value && value.len() <= limits.max_value
+            if v.len() < limits.max_entries
+                && field.len() <= limits.max_value
+                && value.len() <= limits.max_value
             {
                 v.push((field.into(), value.into()));
                 return true;
@@ -284,8 +286,9 @@ pub fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let by = int_arg(arg(a, 3))?;
     let old = match read(ctx, key)?.and_then(|h| h.get(field)) {
         None => 0,
-        Some(v) => slotkv_proto::request::parse_i64(v)
-            .ok_or(CmdError::Static("ERR hash value is not an integer"))?,
+        Some(v) => {
+            slotkv_proto::request::parse_i64(v).ok_or(CmdError::Static("ERR hash value is not an integer"))?
+        }
     };
     let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
     let limits = ctx.srv.hash_limits();

@@ -160,7 +160,6 @@ pub fn rename(ctx: &mut Ctx, a: &[&[u8]], nx: bool) -> CmdResult {
     Ok(())
 }
 
-
 pub fn copy(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let (src, dst) = (key(a, 1), key(a, 2));
     let mut replace = false;

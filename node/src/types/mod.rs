@@ -21,7 +21,9 @@ pub fn float_arg(a: &[u8]) -> Result<f64, CmdError> {
 
 pub fn parse_float(a: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(a).ok()?;
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_whitespace()) || s.ends_with(|c: char| c.is_ascii_whitespace())
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_ascii_whitespace())
+        || s.ends_with(|c: char| c.is_ascii_whitespace())
     {
         return None;
     }
@@ -53,7 +55,12 @@ pub struct ScanOpts<'a> {
     pub novalues: bool,
 }
 
-pub fn scan_opts<'a>(argv: &[&'a [u8]], from: usize, allow_type: bool, allow_novalues: bool) -> Result<ScanOpts<'a>, CmdError> {
+pub fn scan_opts<'a>(
+    argv: &[&'a [u8]],
+    from: usize,
+    allow_type: bool,
+    allow_novalues: bool,
+) -> Result<ScanOpts<'a>, CmdError> {
     let mut o = ScanOpts { pattern: None, count: 10, kind: None, novalues: false };
     let mut i = from;
     while let Some(opt) = argv.get(i) {

@@ -92,7 +92,10 @@ pub fn set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             get = true;
         } else if is(opt, "keepttl") && expiry.is_none() && !keep_ttl {
             keep_ttl = true;
-        } else if has_next && expiry.is_none() && !keep_ttl && ["ex", "px", "exat", "pxat"].iter().any(|w| is(opt, w))
+        } else if has_next
+            && expiry.is_none()
+            && !keep_ttl
+            && ["ex", "px", "exat", "pxat"].iter().any(|w| is(opt, w))
         {
             let unit = if is(opt, "ex") || is(opt, "exat") { 1000 } else { 1 };
             expiry = Some((i + 1, unit, is(opt, "exat") || is(opt, "pxat")));
@@ -185,7 +188,9 @@ pub fn getex(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         }
         if is(opt, "persist") {
             change = Some(0);
-        } else if let (Some(v), true) = (a.get(i + 1), ["ex", "px", "exat", "pxat"].iter().any(|w| is(opt, w))) {
+        } else if let (Some(v), true) =
+            (a.get(i + 1), ["ex", "px", "exat", "pxat"].iter().any(|w| is(opt, w)))
+        {
             let unit = if is(opt, "ex") || is(opt, "exat") { 1000 } else { 1 };
             change = Some(expire_at(ctx, v, unit, is(opt, "exat") || is(opt, "pxat"), "getex")?);
             i += 1;
