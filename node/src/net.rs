@@ -174,9 +174,11 @@ impl EventLoop {
                 broken = true;
                 break;
             }
-            // A big argument on its way: make room once instead of growing step by step.
+            // A big argument on its way: grow the buffer by doubling toward the announced size, never by
+            // more than what already arrived (plus 1 MB), so an announced size alone allocates nothing big.
             if client.io.needed > pending_len && client.io.needed <= srv.config.client_query_buffer_limit {
-                client.io.pending.reserve(client.io.needed - pending_len);
+                let step = (client.io.needed - pending_len).min(pending_len.max(1 << 20));
+                client.io.pending.reserve(step);
             }
             client.state.qbuf = client.io.pending.len();
             if client.state.close_after_reply || n < self.read_buf.len() {
