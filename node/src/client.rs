@@ -21,6 +21,8 @@ pub struct Io {
 pub struct ClientState {
     pub id: u64,
     pub token: usize,
+    /// The socket's file descriptor, for `CLIENT LIST`.
+    pub fd: i32,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
     pub name: Option<Vec<u8>>,
@@ -45,6 +47,7 @@ impl ClientState {
     pub fn new(
         id: u64,
         token: usize,
+        fd: i32,
         addr: SocketAddr,
         laddr: SocketAddr,
         now: i64,
@@ -53,6 +56,7 @@ impl ClientState {
         ClientState {
             id,
             token,
+            fd,
             addr,
             laddr,
             name: None,
@@ -81,7 +85,7 @@ impl ClientState {
             self.id,
             self.addr,
             self.laddr,
-            self.token,
+            self.fd,
             lossy(&self.name),
             (now - self.created_ms).max(0) / 1000,
             (now - self.last_ms).max(0) / 1000,

@@ -125,9 +125,10 @@ impl EventLoop {
             let id = srv.next_client_id;
             srv.next_client_id += 1;
             let authenticated = srv.config.requirepass.is_none();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
             let io =
                 Io { stream, pending: Vec::new(), needed: 0, args: Default::default(), want_write: false };
-            let state = ClientState::new(id, token, addr, laddr, now, authenticated);
+            let state = ClientState::new(id, token, fd, addr, laddr, now, authenticated);
             entry.insert(Some(Box::new(Client { io, state })));
         }
     }
