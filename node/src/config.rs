@@ -108,7 +108,7 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s(
         "hash-max-listpack-entries",
-        "128",
+        "512",
         Check::Int(0, i32::MAX as i64),
         true,
         "Hashes up to this many fields use the compact encoding.",

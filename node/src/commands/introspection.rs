@@ -213,7 +213,6 @@ pub fn command_list(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         .filter(|c| {
             category.is_none_or(|cat| acl_categories(c).iter().any(|n| n.as_bytes().get(1..) == Some(cat)))
         })
-        .filter(|c| pattern.is_some() || !c.is_subcommand())
         .map(|c| c.name.as_bytes())
         .collect();
     ctx.me.out.bulks(names.into_iter());

@@ -11,6 +11,13 @@ use thin_vec::ThinVec;
 pub const INLINE_CAP: usize = 29;
 /// The longest key a `ShortKey` entry holds in the table.
 pub const SHORT_KEY_CAP: usize = 22;
+/// In the `klen` byte of `Inline` and `ShortKey`: the string was modified in place (`APPEND`,
+/// `SETRANGE`), which `OBJECT ENCODING` reports as `raw` as Redis does.
+const RAW: u8 = 0x80;
+
+fn len7(b: u8) -> usize {
+    (b & !RAW) as usize
+}
 
 /// A keyspace entry: 32 bytes (asserted below).
 pub enum Entry {
@@ -37,6 +44,8 @@ pub struct Boxed {
     /// Absolute expiry in Unix milliseconds; 0 for none.
     expire_at: i64,
     key_len: usize,
+    /// See [`RAW`].
+    raw: bool,
     /// The key, followed by the value for a string.
     bytes: Vec<u8>,
     value: Value,
@@ -87,7 +96,13 @@ impl Entry {
             let mut bytes = Vec::with_capacity(key.len() + value.len());
             bytes.extend_from_slice(key);
             bytes.extend_from_slice(value);
-            Entry::Boxed(Box::new(Boxed { expire_at, key_len: key.len(), bytes, value: Value::Str }))
+            Entry::Boxed(Box::new(Boxed {
+                expire_at,
+                key_len: key.len(),
+                raw: false,
+                bytes,
+                value: Value::Str,
+            }))
         }
     }
 
@@ -95,6 +110,7 @@ impl Entry {
         Entry::Boxed(Box::new(Boxed {
             expire_at,
             key_len: key.len(),
+            raw: false,
             bytes: key.to_vec(),
             value: Value::Hash(Box::new(hash)),
         }))
@@ -102,8 +118,8 @@ impl Entry {
 
     pub fn key(&self) -> &[u8] {
         match self {
-            Entry::Inline { klen, buf, .. } => buf.get(..*klen as usize).unwrap_or_default(),
-            Entry::ShortKey { klen, key, .. } => key.get(..*klen as usize).unwrap_or_default(),
+            Entry::Inline { klen, buf, .. } => buf.get(..len7(*klen)).unwrap_or_default(),
+            Entry::ShortKey { klen, key, .. } => key.get(..len7(*klen)).unwrap_or_default(),
             Entry::Boxed(b) => b.bytes.get(..b.key_len).unwrap_or_default(),
         }
     }
@@ -129,7 +145,7 @@ impl Entry {
     pub fn as_str(&self) -> Option<&[u8]> {
         match self {
             Entry::Inline { klen, vlen, buf } => {
-                let start = *klen as usize;
+                let start = len7(*klen);
                 buf.get(start..start + *vlen as usize)
             }
             Entry::ShortKey { value, .. } => Some(value),
@@ -160,8 +176,39 @@ impl Entry {
         }
     }
 
+    /// Whether a string was modified in place (`OBJECT ENCODING` says `raw`).
+    pub fn is_raw(&self) -> bool {
+        match self {
+            Entry::Inline { klen, .. } | Entry::ShortKey { klen, .. } => klen & RAW != 0,
+            Entry::Boxed(b) => b.raw,
+        }
+    }
+
+    fn set_raw(&mut self, raw: bool) {
+        match self {
+            Entry::Inline { klen, .. } | Entry::ShortKey { klen, .. } => {
+                *klen = if raw { *klen | RAW } else { *klen & !RAW };
+            }
+            Entry::Boxed(b) => b.raw = raw,
+        }
+    }
+
+    /// Overwrites part of a string value in place (`SETRANGE`), padding with zero bytes.
+    pub fn set_range(&mut self, offset: usize, data: &[u8]) {
+        let mut v = self.as_str().unwrap_or_default().to_vec();
+        if v.len() < offset + data.len() {
+            v.resize(offset + data.len(), 0);
+        }
+        if let Some(dst) = v.get_mut(offset..offset + data.len()) {
+            dst.copy_from_slice(data);
+        }
+        self.set_str(&v);
+        self.set_raw(true);
+    }
+
     /// Replaces the value with a string, keeping the key and its expiry.
     pub fn set_str(&mut self, value: &[u8]) {
+        self.set_raw(false);
         match self {
             Entry::Boxed(b) if b.expire_at != 0 || b.key_len + value.len() > INLINE_CAP => {
                 b.bytes.truncate(b.key_len);
@@ -190,18 +237,27 @@ impl Entry {
                 self.set_str(&v);
             }
         }
+        self.set_raw(true);
     }
 
     /// A copy of this entry's value and expiry under another key (`RENAME`, `COPY`).
     pub fn renamed(&self, key: &[u8]) -> Entry {
-        match self.as_hash() {
+        let mut e = match self.as_hash() {
             Some(h) => Entry::hash(key, h.clone(), self.expire_at()),
             None => Entry::string(key, self.as_str().unwrap_or_default(), self.expire_at()),
-        }
+        };
+        e.set_raw(self.is_raw());
+        e
     }
 
     /// Sets or clears (0) the expiry, boxing an inline entry that gets one and unboxing one that loses it.
     pub fn set_expire(&mut self, at: i64) {
+        let raw = self.is_raw();
+        self.set_expire_keeping_encoding(at);
+        self.set_raw(raw);
+    }
+
+    fn set_expire_keeping_encoding(&mut self, at: i64) {
         match self {
             Entry::Boxed(b) => {
                 b.expire_at = at;
@@ -283,6 +339,23 @@ mod tests {
         assert_eq!((e.key(), e.as_str()), (&b"k"[..], Some(&b"again!"[..])));
         let r = e.renamed(b"other");
         assert_eq!((r.key(), r.as_str(), r.expire_at()), (&b"other"[..], Some(&b"again!"[..]), 5));
+    }
+
+    #[test]
+    fn raw_flag_follows_in_place_changes() {
+        let mut e = Entry::string(b"k", b"abc", 0);
+        assert!(!e.is_raw());
+        e.append(b"d");
+        assert!(e.is_raw());
+        assert_eq!((e.key(), e.as_str()), (&b"k"[..], Some(&b"abcd"[..])));
+        e.set_expire(10);
+        assert!(e.is_raw());
+        assert!(e.renamed(b"x").is_raw());
+        e.set_str(b"1");
+        assert!(!e.is_raw());
+        e.set_range(3, b"z");
+        assert_eq!(e.as_str(), Some(&b"1\0\0z"[..]));
+        assert!(e.is_raw());
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub fn expiretime(ctx: &mut Ctx, a: &[&[u8]], unit_ms: i64) -> CmdResult {
     let reply = match ctx.srv.db.get(key(a, 1), now) {
         None => -2,
         Some(e) if e.expire_at() == 0 => -1,
-        Some(e) => e.expire_at() / unit_ms,
+        Some(e) if unit_ms == 1 => e.expire_at(),
+        Some(e) => (e.expire_at() + 500) / 1000,
     };
     ctx.me.out.int(reply);
     Ok(())
@@ -264,7 +265,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
 pub fn object_encoding(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let enc = ctx.srv.db.get(key(a, 2), now).map(|e| match (e.as_str(), e.as_hash()) {
-        (Some(s), _) => super::string::encoding(s),
+        (Some(s), _) => super::string::encoding(s, e.is_raw()),
         (_, Some(h)) => h.encoding(),
         _ => "unknown",
     });

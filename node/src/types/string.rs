@@ -392,33 +392,33 @@ pub fn setrange(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     }
     let offset = offset as usize;
     let now = ctx.now;
-    let old = read_str(ctx, key)?.map(<[u8]>::to_vec);
-    let old_len = old.as_ref().map_or(0, Vec::len);
+    let old = read_str(ctx, key)?.map(<[u8]>::len);
+    let old_len = old.unwrap_or(0);
     if value.is_empty() {
         ctx.me.out.int(old_len as i64);
         return Ok(());
     }
     check_size(ctx, offset.saturating_add(value.len()))?;
-    let mut s = old.unwrap_or_default();
-    if s.len() < offset + value.len() {
-        s.resize(offset + value.len(), 0);
+    if old.is_none() {
+        ctx.srv.db.insert(Entry::string(key, b"", 0));
     }
-    if let Some(dst) = s.get_mut(offset..offset + value.len()) {
-        dst.copy_from_slice(value);
-    }
-    match ctx.srv.db.get_mut(key, now) {
-        Some(entry) => entry.set_str(&s),
-        None => {
-            ctx.srv.db.insert(Entry::string(key, &s, 0));
+    let len = match ctx.srv.db.get_mut(key, now) {
+        Some(entry) => {
+            entry.set_range(offset, value);
+            entry.as_str().map_or(0, <[u8]>::len)
         }
-    }
-    ctx.me.out.int(s.len() as i64);
+        None => 0,
+    };
+    ctx.me.out.int(len as i64);
     Ok(())
 }
 
-/// `OBJECT ENCODING` of a string, as Redis 7.2 chooses it.
-pub fn encoding(s: &[u8]) -> &'static str {
-    if s.len() <= 20 && slotkv_proto::request::parse_i64(s).is_some() {
+/// `OBJECT ENCODING` of a string, as Redis 7.2 chooses it: `int` for an integer, `embstr` up to 44
+/// bytes, `raw` beyond or once modified in place.
+pub fn encoding(s: &[u8], raw: bool) -> &'static str {
+    if raw {
+        "raw"
+    } else if s.len() <= 20 && slotkv_proto::request::parse_i64(s).is_some() {
         "int"
     } else if s.len() <= 44 {
         "embstr"
