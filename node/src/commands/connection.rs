@@ -307,8 +307,10 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Msg(format!("ERR Unrecognized option '{}'", error::truncated(attr, 128))));
     };
     if !valid_word(value) {
+        // Redis names the attribute as the client spelled it.
         return Err(CmdError::Msg(format!(
-            "ERR {which} cannot contain spaces, newlines or special characters."
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            error::truncated(attr, 128)
         )));
     }
     let v = (!value.is_empty()).then(|| value.to_vec());
