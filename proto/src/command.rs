@@ -110,9 +110,7 @@ impl CommandSpec {
 
     /// The subcommand rows of a container command.
     pub fn subcommands(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
-        COMMANDS.iter().filter(move |c| {
-            c.name.split_once('|').is_some_and(|(parent, _)| parent == self.name)
-        })
+        COMMANDS.iter().filter(move |c| c.name.split_once('|').is_some_and(|(parent, _)| parent == self.name))
     }
 
     pub fn is_subcommand(&self) -> bool {

@@ -164,7 +164,9 @@ pub fn parse_frame(buf: &[u8], limits: &FrameLimits) -> Result<Option<(Frame, us
         let mut done = match item {
             Item::Frame(frame) => Closed::Frame(frame),
             Item::End => match stack.pop() {
-                Some(open) if open.remaining.is_none() && (!open.kind.pairs() || open.items.len() % 2 == 0) => {
+                Some(open)
+                    if open.remaining.is_none() && (!open.kind.pairs() || open.items.len() % 2 == 0) =>
+                {
                     open.close()
                 }
                 _ => return Err(FrameError::UnexpectedEnd),
@@ -185,7 +187,11 @@ pub fn parse_frame(buf: &[u8], limits: &FrameLimits) -> Result<Option<(Frame, us
             let frame = match done {
                 Closed::Frame(frame) => frame,
                 Closed::Attribute(attrs) => {
-                    stack.push(Open { kind: Kind::AttributeData(attrs), remaining: Some(1), items: Vec::new() });
+                    stack.push(Open {
+                        kind: Kind::AttributeData(attrs),
+                        remaining: Some(1),
+                        items: Vec::new(),
+                    });
                     break;
                 }
             };
@@ -311,6 +317,9 @@ fn read_item(buf: &[u8], pos: usize, limits: &FrameLimits) -> Result<Option<(Ite
     let Some(&ty) = buf.get(pos) else {
         return Ok(None);
     };
+    if !b"+-:_,#(.$!=*~%>|".contains(&ty) {
+        return Err(FrameError::UnknownType(ty));
+    }
     let Some((line, next)) = read_line(buf, pos + 1, limits)? else {
         return Ok(None);
     };
@@ -350,7 +359,9 @@ fn read_item(buf: &[u8], pos: usize, limits: &FrameLimits) -> Result<Option<(Ite
                 b'$' => Frame::Bulk(data.to_vec()),
                 b'!' => Frame::Error(data.to_vec()),
                 _ => match data {
-                    [a, b, c, b':', text @ ..] => Frame::Verbatim { format: [*a, *b, *c], text: text.to_vec() },
+                    [a, b, c, b':', text @ ..] => {
+                        Frame::Verbatim { format: [*a, *b, *c], text: text.to_vec() }
+                    }
                     _ => return Err(FrameError::BadVerbatim),
                 },
             };
@@ -450,7 +461,8 @@ fn read_streamed_string(
             return Ok(Some((data, next)));
         }
         let room = limits.max_bulk_len.saturating_sub(data.len());
-        let Some((chunk, next)) = read_payload(buf, next, len_line, &FrameLimits { max_bulk_len: room, ..*limits })?
+        let Some((chunk, next)) =
+            read_payload(buf, next, len_line, &FrameLimits { max_bulk_len: room, ..*limits })?
         else {
             return Ok(None);
         };
@@ -692,9 +704,11 @@ impl fmt::Debug for Frame {
             Frame::Double(d) => f.debug_tuple("Double").field(d).finish(),
             Frame::Boolean(b) => f.debug_tuple("Boolean").field(b).finish(),
             Frame::BigNumber(n) => f.debug_tuple("BigNumber").field(&Bytes(n)).finish(),
-            Frame::Verbatim { format, text } => {
-                f.debug_struct("Verbatim").field("format", &Bytes(format)).field("text", &Bytes(text)).finish()
-            }
+            Frame::Verbatim { format, text } => f
+                .debug_struct("Verbatim")
+                .field("format", &Bytes(format))
+                .field("text", &Bytes(text))
+                .finish(),
             Frame::Attribute { attrs, data } => {
                 f.debug_struct("Attribute").field("attrs", &Pairs(attrs)).field("data", data).finish()
             }
@@ -780,7 +794,7 @@ mod tests {
         assert_eq!(one(b"(-123456789012345678901234567890\r\n").as_bytes(), None);
         assert_eq!(one(b"(12\r\n"), Frame::BigNumber(b"12".to_vec()));
         assert_eq!(one(b":+7\r\n"), Frame::Integer(7));
-        assert_eq!(one(b"!9\r\nERR a\r\nb\r\n"), Frame::error("ERR a\r\nb"));
+        assert_eq!(one(b"!8\r\nERR a\r\nb\r\n"), Frame::error("ERR a\r\nb"));
         assert_eq!(one(b"=8\r\ntxt:some\r\n"), Frame::Verbatim { format: *b"txt", text: b"some".to_vec() });
         assert_eq!(
             one(b"%2\r\n+a\r\n:1\r\n+b\r\n_\r\n"),
@@ -813,8 +827,14 @@ mod tests {
     fn streamed_types() {
         assert_eq!(one(b"$?\r\n;4\r\nHell\r\n;3\r\no w\r\n;0\r\n"), Frame::bulk("Hello w"));
         assert_eq!(one(b"$?\r\n;0\r\n"), Frame::bulk(""));
-        assert_eq!(one(b"*?\r\n:1\r\n*?\r\n.\r\n.\r\n"), Frame::Array(vec![Frame::Integer(1), Frame::Array(vec![])]));
-        assert_eq!(one(b"%?\r\n+a\r\n:1\r\n.\r\n"), Frame::Map(vec![(Frame::simple("a"), Frame::Integer(1))]));
+        assert_eq!(
+            one(b"*?\r\n:1\r\n*?\r\n.\r\n.\r\n"),
+            Frame::Array(vec![Frame::Integer(1), Frame::Array(vec![])])
+        );
+        assert_eq!(
+            one(b"%?\r\n+a\r\n:1\r\n.\r\n"),
+            Frame::Map(vec![(Frame::simple("a"), Frame::Integer(1))])
+        );
         assert_eq!(one(b"~?\r\n.\r\n"), Frame::Set(vec![]));
         assert_eq!(parse(b"%?\r\n+a\r\n.\r\n"), Err(FrameError::UnexpectedEnd));
         assert_eq!(parse(b"*1\r\n.\r\n"), Err(FrameError::UnexpectedEnd));
@@ -822,11 +842,11 @@ mod tests {
         assert_eq!(parse(b"$?\r\n:1\r\n"), Err(FrameError::BadChunk));
         assert_eq!(parse(b">?\r\n"), Err(FrameError::BadNumber));
         let limits = tiny();
+        assert_eq!(parse_frame(b"$?\r\n;10\r\n0123456789\r\n;10\r\n", &limits), Err(FrameError::BulkTooLong));
         assert_eq!(
-            parse_frame(b"$?\r\n;10\r\n0123456789\r\n;10\r\n", &limits),
-            Err(FrameError::BulkTooLong)
+            parse_frame(b"*?\r\n_\r\n_\r\n_\r\n_\r\n_\r\n", &limits),
+            Err(FrameError::AggregateTooLong)
         );
-        assert_eq!(parse_frame(b"*?\r\n_\r\n_\r\n_\r\n_\r\n_\r\n", &limits), Err(FrameError::AggregateTooLong));
         assert_eq!(parse_frame(b"*?\r\n_\r\n_\r\n_\r\n_\r\n", &limits), Ok(None));
     }
 
@@ -849,6 +869,7 @@ mod tests {
     fn invalid_input() {
         let cases: &[(&[u8], FrameError)] = &[
             (b"x\r\n", FrameError::UnknownType(b'x')),
+            (b"x", FrameError::UnknownType(b'x')),
             (b"+OK\rx", FrameError::BadLineEnding),
             (b"+O\nK\r\n", FrameError::BadLineEnding),
             (b":1.5\r\n", FrameError::BadNumber),
@@ -951,7 +972,10 @@ mod tests {
 
     /// Valid frames of every type; errors may hold line breaks (they are then written as blob errors).
     fn arb_frame() -> impl Strategy<Value = Frame> {
-        let line = proptest::collection::vec(any::<u8>().prop_filter("no line breaks", |b| *b != b'\r' && *b != b'\n'), 0..12);
+        let line = proptest::collection::vec(
+            any::<u8>().prop_filter("no line breaks", |b| *b != b'\r' && *b != b'\n'),
+            0..12,
+        );
         let bytes = proptest::collection::vec(any::<u8>(), 0..24);
         let leaf = prop_oneof![
             line.clone().prop_map(Frame::Simple),
@@ -980,7 +1004,10 @@ mod tests {
 
     /// Frames made of RESP2 types only, without line breaks in errors: `encode_resp2` keeps them whole.
     fn arb_resp2_frame() -> impl Strategy<Value = Frame> {
-        let line = proptest::collection::vec(any::<u8>().prop_filter("no line breaks", |b| *b != b'\r' && *b != b'\n'), 0..12);
+        let line = proptest::collection::vec(
+            any::<u8>().prop_filter("no line breaks", |b| *b != b'\r' && *b != b'\n'),
+            0..12,
+        );
         let leaf = prop_oneof![
             line.clone().prop_map(Frame::Simple),
             line.prop_map(Frame::Error),

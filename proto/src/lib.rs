@@ -14,6 +14,7 @@ pub mod request;
 pub mod slot;
 
 pub use command::{lookup, lookup_sub, CommandId, CommandSpec, COMMANDS};
+pub use frame::{encode_command, parse_frame, Frame, FrameError, FrameLimits};
 pub use reply::Out;
 pub use request::{parse_request, Args, Limits, Parsed, ProtocolError};
 pub use slot::{key_slot, SLOT_COUNT};

@@ -150,7 +150,8 @@ pub fn format_double(d: f64) -> String {
     let exp: i32 = exp.parse().unwrap_or(0);
     if !(-5..17).contains(&exp) {
         let mut s = String::with_capacity(24);
-        let _ = write!(StringWriter(&mut s), "{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+        let _ =
+            write!(StringWriter(&mut s), "{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
         s
     } else {
         format!("{d}")

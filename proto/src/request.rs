@@ -21,7 +21,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as usize, max_inline_len: 64 * 1024 }
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: i32::MAX as usize,
+            max_inline_len: 64 * 1024,
+        }
     }
 }
 
@@ -100,7 +104,12 @@ pub fn parse_request(buf: &[u8], limits: &Limits, args: &mut Args) -> Result<Par
 }
 
 /// Finds the `\r\n` ending a count line starting at `from`; `Ok(None)` if it has not arrived yet.
-fn count_line(buf: &[u8], from: usize, limit: usize, too_big: &'static str) -> Result<Option<usize>, ProtocolError> {
+fn count_line(
+    buf: &[u8],
+    from: usize,
+    limit: usize,
+    too_big: &'static str,
+) -> Result<Option<usize>, ProtocolError> {
     let rest = buf.get(from..).unwrap_or_default();
     match rest.iter().position(|&b| b == b'\r') {
         Some(cr) if cr > limit => Err(ProtocolError(too_big)),
@@ -141,9 +150,9 @@ fn parse_multibulk(buf: &[u8], limits: &Limits, args: &mut Args) -> Result<Parse
     if buf.len() < cr + 2 {
         return Ok(Parsed::Incomplete(cr + 2));
     }
-    let count = parse_i64(buf.get(1..cr).unwrap_or_default())
-        .ok_or(ProtocolError("invalid multibulk length"))?;
-    if count > limits.max_multibulk_len as i64 {
+    let count =
+        parse_i64(buf.get(1..cr).unwrap_or_default()).ok_or(ProtocolError("invalid multibulk length"))?;
+    if count > i64::try_from(limits.max_multibulk_len).unwrap_or(i64::MAX) {
         return Err(ProtocolError("invalid multibulk length"));
     }
     let mut pos = cr + 2;
@@ -191,11 +200,9 @@ fn expected_dollar(found: Option<u8>) -> &'static str {
         (b' ', "expected '$', got ' '"),
     ];
     match found {
-        Some(b) if b.is_ascii_alphanumeric() => ALNUM_MESSAGES
-            .iter()
-            .find(|(c, _)| *c == b)
-            .map(|(_, m)| *m)
-            .unwrap_or("expected '$'"),
+        Some(b) if b.is_ascii_alphanumeric() => {
+            ALNUM_MESSAGES.iter().find(|(c, _)| *c == b).map(|(_, m)| *m).unwrap_or("expected '$'")
+        }
         Some(b) => NAMED.iter().find(|(c, _)| *c == b).map(|(_, m)| *m).unwrap_or("expected '$'"),
         None => "expected '$'",
     }
@@ -203,7 +210,8 @@ fn expected_dollar(found: Option<u8>) -> &'static str {
 
 macro_rules! alnum_messages {
     ($($c:literal)*) => {
-        const ALNUM_MESSAGES: &[(u8, &str)] = &[$(($c as u8, concat!("expected '$', got '", $c, "'")),)*];
+        // The literals are ASCII, so going through `u32` loses nothing (a `char as u8` cast is linted).
+        const ALNUM_MESSAGES: &[(u8, &str)] = &[$(($c as u32 as u8, concat!("expected '$', got '", $c, "'")),)*];
     };
 }
 alnum_messages!('0' '1' '2' '3' '4' '5' '6' '7' '8' '9'
@@ -235,8 +243,12 @@ fn hex_digit(b: u8) -> Option<u8> {
 
 /// Splits an inline command line into arguments with the quoting rules of Redis's `sdssplitargs`: spaces
 /// separate; `"..."` understands `\n \r \t \b \a \\ \" \xHH`; `'...'` understands `\'`; a closing quote
-/// must be followed by a space or the end. `None` means unbalanced quotes.
+/// must be followed by a space or the end. `None` means unbalanced quotes. Redis splits a C string, so a NUL
+/// byte ends the line: what follows it is ignored, and a quote still open there is unbalanced.
 pub fn split_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> Option<()> {
+    // Without this cut a NUL, which ends an unquoted argument but is not skipped as a separator, would
+    // push empty arguments forever.
+    let line = line.split(|&b| b == 0).next().unwrap_or_default();
     let mut i = 0;
     loop {
         while line.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
@@ -346,8 +358,7 @@ mod tests {
         assert_eq!(parse(b"*x\r\n").unwrap_err().0, "invalid multibulk length");
         assert_eq!(parse(b"*1\r\n$-5\r\n").unwrap_err().0, "invalid bulk length");
         assert_eq!(parse(b"*1\r\nfoo\r\n").unwrap_err().0, "expected '$', got 'f'");
-        let mut limits = Limits::default();
-        limits.max_bulk_len = 10;
+        let limits = Limits { max_bulk_len: 10, ..Limits::default() };
         let mut args = Args::new();
         assert_eq!(parse_request(b"*1\r\n$11\r\n", &limits, &mut args).unwrap_err().0, "invalid bulk length");
         let long = [b"*".as_slice(), &[b'1'; 70000]].concat();
@@ -377,6 +388,23 @@ mod tests {
         assert_eq!(parse(b"SET \"k\"x\r\n").unwrap_err().0, "unbalanced quotes in request");
         assert!(matches!(parse(b"PIN").unwrap().0, Parsed::Incomplete(_)));
         assert_eq!(parse(&vec![b'a'; 70000]).unwrap_err().0, "too big inline request");
+    }
+
+    #[test]
+    fn multibulk_limit_of_usize_max_means_unlimited() {
+        let limits = Limits { max_multibulk_len: usize::MAX, ..Limits::default() };
+        let mut args = Args::new();
+        assert_eq!(parse_request(b"*1\r\n$1\r\na\r\n", &limits, &mut args), Ok(Parsed::Complete(11)));
+    }
+
+    #[test]
+    fn inline_nul_ends_the_line_as_in_redis() {
+        let (p, a) = parse(b"GET k\0junk\r\n").unwrap();
+        assert_eq!(p, Parsed::Complete(12));
+        assert_eq!(a, vec![b"GET".to_vec(), b"k".to_vec()]);
+        assert_eq!(parse(b"\0\n").unwrap().1.len(), 0);
+        assert_eq!(parse(b"SET \"k\0\"\n").unwrap_err().0, "unbalanced quotes in request");
+        assert_eq!(parse(b"SET \"k\"\0x\n").unwrap().1, vec![b"SET".to_vec(), b"k".to_vec()]);
     }
 
     #[test]
