@@ -11,6 +11,7 @@ use crate::server::{Ctx, Server};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slotkv_proto::{parse_request, Limits, Parsed};
+use smallvec::SmallVec;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -301,7 +302,8 @@ fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usiz
         match parse_request(rest, &limits, &mut client.io.args) {
             Ok(Parsed::Complete(n)) => {
                 if !client.io.args.is_empty() {
-                    let mut argv: Vec<&[u8]> = Vec::with_capacity(client.io.args.len());
+                    // Most commands have few arguments: keep their slices on the stack.
+                    let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::new();
                     client.io.args.slices(rest, &mut argv);
                     let mut ctx = Ctx { srv: &mut *srv, me: &mut client.state, now };
                     dispatch::execute(&mut ctx, &argv);

@@ -78,7 +78,7 @@ impl Args {
     }
 
     /// Appends the arguments as slices of `buf` (the buffer that was parsed) to `out`.
-    pub fn slices<'a>(&'a self, buf: &'a [u8], out: &mut Vec<&'a [u8]>) {
+    pub fn slices<'a>(&'a self, buf: &'a [u8], out: &mut impl Extend<&'a [u8]>) {
         if self.is_inline {
             out.extend(self.inline.iter().map(|a| a.as_slice()));
         } else {
