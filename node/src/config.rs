@@ -257,7 +257,7 @@ fn canonical(set: &Setting, value: &str) -> Result<String, String> {
             let parts: Vec<&str> = value.split_whitespace().collect();
             if parts.is_empty() {
                 Ok(String::new())
-            } else if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+            } else if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
                 Err("Invalid save parameters".into())
             } else {
                 Err("snapshots are not implemented yet (issue 5): use save \"\"".into())

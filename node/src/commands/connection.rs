@@ -263,7 +263,7 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             }
             i += 2;
         }
-        if a.len() % 2 != 0 {
+        if !a.len().is_multiple_of(2) {
             return Err(CmdError::Syntax);
         }
     }

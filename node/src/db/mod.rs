@@ -286,19 +286,28 @@ impl Db {
     /// the hash to resume from, or `None` when the slot is done. Keys present for the whole scan are
     /// returned exactly once whatever the table does in between.
     pub fn scan_slot(&self, slot: usize, from: u64, count: usize, now: i64) -> (Vec<&Entry>, Option<u64>) {
-        let page_hash = |e: &Entry| self.key_hash(e.key()) >> 14;
-        let mut items: Vec<(u64, &Entry)> =
-            self.slot_entries(slot, now).map(|e| (page_hash(e), e)).filter(|(h, _)| *h >= from).collect();
-        if items.len() <= count {
-            return (items.into_iter().map(|(_, e)| e).collect(), None);
-        }
-        items.sort_unstable_by_key(|(h, _)| *h);
-        let last = items.get(count.max(1) - 1).map(|(h, _)| *h).unwrap_or(0);
-        let cut = items.iter().position(|(h, _)| *h > last).unwrap_or(items.len());
-        let next = items.get(cut).map(|(h, _)| *h);
-        items.truncate(cut);
-        (items.into_iter().map(|(_, e)| e).collect(), next)
+        let items = self
+            .slot_entries(slot, now)
+            .map(|e| (self.key_hash(e.key()) >> 14, e))
+            .filter(|(h, _)| *h >= from);
+        page_by_hash(items.collect(), count)
     }
+}
+
+/// One page of a hash-ordered scan: of `items` (each with its hash, all at or past the cursor), the `count`
+/// with the smallest hashes, plus any that tie with the last of them so that no item is split from its
+/// twins; and the hash to resume from, `None` when nothing is left. Paging by hash rather than by table
+/// position returns every item present for the whole scan exactly once, however the table changes.
+pub fn page_by_hash<T>(mut items: Vec<(u64, T)>, count: usize) -> (Vec<T>, Option<u64>) {
+    if items.len() <= count {
+        return (items.into_iter().map(|(_, e)| e).collect(), None);
+    }
+    items.sort_unstable_by_key(|(h, _)| *h);
+    let last = items.get(count.max(1) - 1).map(|(h, _)| *h).unwrap_or(0);
+    let cut = items.iter().position(|(h, _)| *h > last).unwrap_or(items.len());
+    let next = items.get(cut).map(|(h, _)| *h);
+    items.truncate(cut);
+    (items.into_iter().map(|(_, e)| e).collect(), next)
 }
 
 #[cfg(test)]

@@ -124,6 +124,10 @@ impl Hash {
 
 use super::{cursor_arg, float_arg, int_arg, is, scan_opts};
 use crate::db::entry::Entry;
+use crate::db::page_by_hash;
+
+/// A field and its value.
+type Pair<'a> = (&'a [u8], &'a [u8]);
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::server::Ctx;
@@ -336,7 +340,7 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         None => None,
         Some(e) => Some(e.as_hash().ok_or(CmdError::WrongType)?),
     };
-    let pairs: Vec<(&[u8], &[u8])> = h.map(|h| h.iter().collect()).unwrap_or_default();
+    let pairs: Vec<Pair> = h.map(|h| h.iter().collect()).unwrap_or_default();
     let Some(count) = count else {
         match pairs.get(fastrand::usize(..pairs.len().max(1))) {
             Some((f, _)) if !pairs.is_empty() => me.out.bulk(f),
@@ -344,7 +348,7 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let picks: Vec<(&[u8], &[u8])> = if pairs.is_empty() || count == 0 {
+    let picks: Vec<Pair> = if pairs.is_empty() || count == 0 {
         Vec::new()
     } else if count < 0 {
         (0..count.unsigned_abs()).filter_map(|_| pairs.get(fastrand::usize(..pairs.len())).copied()).collect()
@@ -386,25 +390,18 @@ pub fn hscan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         None => None,
         Some(e) => Some(e.as_hash().ok_or(CmdError::WrongType)?),
     };
-    let (page, next): (Vec<(&[u8], &[u8])>, u64) = match h {
-        None => (Vec::new(), 0),
-        Some(h @ Hash::Small(_)) => (h.iter().collect(), 0),
+    let (page, next) = match h {
+        None => (Vec::new(), None),
+        Some(h @ Hash::Small(_)) => (h.iter().collect(), None),
         Some(h) => {
-            let mut items: Vec<(u64, (&[u8], &[u8]))> =
-                h.iter().map(|p| (hasher.key_hash(p.0) >> 1, p)).filter(|(x, _)| *x >= cursor).collect();
-            items.sort_unstable_by_key(|(x, _)| *x);
-            if items.len() <= opts.count {
-                (items.into_iter().map(|(_, p)| p).collect(), 0)
-            } else {
-                let last = items.get(opts.count - 1).map_or(0, |(x, _)| *x);
-                let cut = items.iter().position(|(x, _)| *x > last).unwrap_or(items.len());
-                let next = items.get(cut).map_or(0, |(x, _)| *x);
-                items.truncate(cut);
-                (items.into_iter().map(|(_, p)| p).collect(), next)
-            }
+            // Cursors are hashes shifted to stay clear of 0, which ends a scan.
+            let items =
+                h.iter().map(|p| ((hasher.key_hash(p.0) >> 1).max(1), p)).filter(|(x, _)| *x >= cursor);
+            page_by_hash(items.collect(), opts.count)
         }
     };
-    let page: Vec<(&[u8], &[u8])> =
+    let next = next.unwrap_or(0);
+    let page: Vec<Pair> =
         page.into_iter().filter(|(f, _)| opts.pattern.is_none_or(|p| glob_match(p, f, false))).collect();
     me.out.array(2);
     me.out.bulk(itoa::Buffer::new().format(next).as_bytes());

@@ -242,7 +242,7 @@ pub fn scan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             }
         }
         // Empty slots cost little, but bound the walk so one call stays short, as Redis bounds its own.
-        if examined >= opts.count || (slot % 1024 == 0 && slot > (cursor >> 50) as usize) {
+        if examined >= opts.count || (slot.is_multiple_of(1024) && slot > (cursor >> 50) as usize) {
             break;
         }
     }
