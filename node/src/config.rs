@@ -238,6 +238,8 @@ fn canonical(set: &Setting, value: &str) -> Result<String, String> {
         },
         Check::Int(lo, hi) => match value.parse::<i64>() {
             Ok(n) if (lo..=hi).contains(&n) => Ok(n.to_string()),
+            // Redis clamps hz instead of refusing it.
+            Ok(n) if set.name == "hz" => Ok(n.clamp(lo, hi).to_string()),
             Ok(_) => Err(format!("argument must be between {lo} and {hi} inclusive")),
             Err(_) => Err("argument couldn't be parsed into an integer".into()),
         },

@@ -257,6 +257,15 @@ fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec, foldhash::fa
 /// Looks a command up by name, case-insensitively. For a container, pass the subcommand too to get its
 /// row (`lookup(b"CONFIG", Some(b"get"))`); `None` there means an unknown subcommand.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    // `config|get` names a subcommand row, not a command a client can send.
+    if name.contains(&b'|') {
+        return None;
+    }
+    lookup_row(name)
+}
+
+/// A row by its table name, subcommands included (`config|get`), as `COMMAND INFO` and `DOCS` take it.
+pub fn lookup_row(name: &[u8]) -> Option<&'static CommandSpec> {
     let mut lower = [0u8; MAX_NAME];
     let dst = lower.get_mut(..name.len())?;
     for (d, s) in dst.iter_mut().zip(name) {
@@ -293,6 +302,8 @@ mod tests {
     fn lookup_is_case_insensitive() {
         assert_eq!(lookup(b"GeT").map(|c| c.id), Some(CommandId::Get));
         assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(b"config|get").is_none());
+        assert_eq!(lookup_row(b"CONFIG|GET").map(|c| c.id), Some(CommandId::ConfigGet));
         assert!(lookup(&[b'a'; 100]).is_none());
         let config = lookup(b"CONFIG").unwrap();
         assert_eq!(lookup_sub(config, b"GET").map(|c| c.id), Some(CommandId::ConfigGet));

@@ -30,25 +30,60 @@ pub fn help(ctx: &mut Ctx, name: &str) -> CmdResult {
     Ok(())
 }
 
+/// ACL categories, in Redis's category order (keyspace, read, write, ..., hash, string, ..., admin, fast,
+/// slow, ..., dangerous, connection).
 fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
-    let mut cats = vec![match c.group {
-        "string" => "@string",
-        "hash" => "@hash",
-        "generic" => "@keyspace",
-        "connection" => "@connection",
-        _ => "@admin",
-    }];
-    if c.has(flags::WRITE) {
-        cats.push("@write");
+    let mut cats = Vec::new();
+    if c.group == "generic" {
+        cats.push("@keyspace");
     }
     if c.has(flags::READONLY) {
         cats.push("@read");
+    }
+    if c.has(flags::WRITE) {
+        cats.push("@write");
+    }
+    match c.group {
+        "hash" => cats.push("@hash"),
+        "string" => cats.push("@string"),
+        _ => {}
+    }
+    if c.has(flags::ADMIN) {
+        cats.push("@admin");
     }
     cats.push(if c.has(flags::FAST) { "@fast" } else { "@slow" });
     if c.has(flags::ADMIN) {
         cats.push("@dangerous");
     }
+    if c.group == "connection" {
+        cats.push("@connection");
+    }
     cats
+}
+
+/// Command tips for clients that split commands across shards, from the table's merge flags.
+fn tips(c: &CommandSpec) -> Vec<&'static str> {
+    if c.has(flags::MERGE_SUM) {
+        vec!["request_policy:multi_shard", "response_policy:agg_sum"]
+    } else if c.has(flags::MERGE_ALL_OK) {
+        vec!["request_policy:multi_shard", "response_policy:all_succeeded"]
+    } else if c.has(flags::MERGE_KEYS) {
+        vec!["request_policy:multi_shard"]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Key-spec flags: access (`RO`, `RW`, `RM` for removal) and what is done to the key. An approximation
+/// of Redis's per-command specs that is exact for the common commands.
+fn key_spec_flags(c: &CommandSpec) -> &'static [&'static str] {
+    if c.has(flags::MERGE_SUM) && c.has(flags::WRITE) {
+        &["RM", "delete"]
+    } else if c.has(flags::WRITE) {
+        &["RW", "update"]
+    } else {
+        &["RO", "access"]
+    }
 }
 
 /// One `COMMAND INFO` entry: the ten fields of Redis 7.
@@ -65,14 +100,16 @@ fn write_info(out: &mut Out, c: &CommandSpec) {
     let cats = acl_categories(c);
     out.set(cats.len());
     cats.iter().for_each(|n| out.simple(n));
-    out.array(0);
+    let tips = tips(c);
+    out.array(tips.len());
+    tips.iter().for_each(|t| out.simple(t));
     if c.first_key > 0 {
         out.array(1);
         out.map(3);
         out.bulk(b"flags");
-        let access = if c.has(flags::WRITE) { "RW" } else { "RO" };
-        out.set(1);
-        out.simple(access);
+        let key_flags = key_spec_flags(c);
+        out.set(key_flags.len());
+        key_flags.iter().for_each(|f| out.simple(f));
         out.bulk(b"begin_search");
         out.map(2);
         out.bulk(b"type");
@@ -126,7 +163,7 @@ pub fn command_info(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     for n in names {
         match lookup_any(n) {
             Some(c) => write_info(&mut ctx.me.out, c),
-            None => ctx.me.out.null_array(),
+            None => ctx.me.out.null(),
         }
     }
     Ok(())
@@ -134,7 +171,7 @@ pub fn command_info(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 /// A command by name, or a subcommand by `parent|sub`.
 fn lookup_any(name: &[u8]) -> Option<&'static CommandSpec> {
-    command::lookup(name)
+    command::lookup_row(name)
 }
 
 fn write_docs(out: &mut Out, c: &CommandSpec) {

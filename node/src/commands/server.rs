@@ -1,7 +1,7 @@
 //! Server commands: `INFO`, `CONFIG ...`, `DBSIZE`, `FLUSHALL`, `TIME`, `LASTSAVE`, `SHUTDOWN`.
 
 use super::connection::{REDIS_VERSION, SLOTKV_VERSION};
-use crate::error::{self, CmdError, CmdResult};
+use crate::error::{CmdError, CmdResult};
 use crate::server::{Ctx, Shutdown, Stats};
 use crate::types::is;
 use std::fmt::Write;
@@ -167,16 +167,20 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
 }
 
 pub fn config_get(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let mut found: Vec<(&str, &str)> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut found: Vec<(String, String)> = Vec::new();
     for pattern in a.iter().skip(2) {
+        let literal = !pattern.iter().any(|b| b"*?[\\".contains(b));
         for (name, value) in ctx.srv.config.matching(pattern) {
-            if !found.iter().any(|(n, _)| *n == name) {
-                found.push((name, value));
+            if !seen.contains(&name) {
+                seen.push(name);
+                // A name asked for without wildcards comes back as the client spelled it, as in Redis.
+                let shown =
+                    if literal { String::from_utf8_lossy(pattern).into_owned() } else { name.to_string() };
+                found.push((shown, value.to_string()));
             }
         }
     }
-    let found: Vec<(String, String)> =
-        found.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     let out = &mut ctx.me.out;
     out.map(found.len());
     for (n, v) in found {
@@ -188,8 +192,8 @@ pub fn config_get(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 pub fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let rest = a.get(2..).unwrap_or_default();
-    if rest.len() % 2 != 0 {
-        return Err(error::wrong_arity("config|set"));
+    if !rest.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
     }
     let owned: Vec<(String, String)> = rest
         .chunks_exact(2)

@@ -304,6 +304,10 @@ pub fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 pub fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let (key, field) = (arg(a, 1), arg(a, 2));
     let by = float_arg(arg(a, 3))?;
+    // Unlike INCRBYFLOAT, Redis checks the increment itself first.
+    if !by.is_finite() {
+        return Err(CmdError::Static("ERR value is NaN or Infinity"));
+    }
     let old = match read(ctx, key)?.and_then(|h| h.get(field)) {
         None => 0.0,
         Some(v) => super::parse_float(v).ok_or(CmdError::Static("ERR hash value is not a float"))?,
@@ -322,10 +326,14 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 /// `HRANDFIELD key [count [WITHVALUES]]`: a positive count gives distinct fields, a negative one may
 /// repeat them.
 pub fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let count = match a.get(2) {
-        Some(c) => Some(int_arg(c)?),
-        None => None,
-    };
+    let count =
+        match a.get(2) {
+            Some(c) if int_arg(c)? == i64::MIN => return Err(CmdError::Static(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            )),
+            Some(c) => Some(int_arg(c)?),
+            None => None,
+        };
     let with_values = match a.get(3) {
         Some(o) if is(o, "withvalues") && a.len() == 4 => true,
         Some(_) => return Err(CmdError::Syntax),

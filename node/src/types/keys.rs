@@ -218,6 +218,7 @@ pub fn scan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let mut found: Vec<&[u8]> = Vec::new();
     let mut examined = 0;
     let mut next = 0u64;
+    let mut visited = 0usize;
     while slot < SLOT_COUNT {
         let (page, resume) = db.scan_slot(slot, from, opts.count.saturating_sub(examined).max(1), now);
         examined += page.len();
@@ -241,8 +242,9 @@ pub fn scan(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
                 next = if slot < SLOT_COUNT { (slot as u64) << 50 } else { 0 };
             }
         }
-        // Empty slots cost little, but bound the walk so one call stays short, as Redis bounds its own.
-        if examined >= opts.count || (slot.is_multiple_of(1024) && slot > (cursor >> 50) as usize) {
+        // Like Redis, which visits at most ten buckets per key asked for, bound the walk over empty slots.
+        visited += 1;
+        if examined >= opts.count || visited >= opts.count.saturating_mul(10) {
             break;
         }
     }
