@@ -295,6 +295,7 @@ pub struct Config {
     pub maxclients: usize,
     pub timeout_secs: u64,
     pub tcp_keepalive: u64,
+    pub tcp_backlog: i32,
     pub dir: String,
     pub logfile: String,
     pub loglevel: String,
@@ -323,6 +324,7 @@ impl Default for Config {
             maxclients: 0,
             timeout_secs: 0,
             tcp_keepalive: 0,
+            tcp_backlog: 0,
             dir: String::new(),
             logfile: String::new(),
             loglevel: String::new(),
@@ -489,6 +491,7 @@ impl Config {
         self.maxclients = self.num("maxclients") as usize;
         self.timeout_secs = self.num("timeout");
         self.tcp_keepalive = self.num("tcp-keepalive");
+        self.tcp_backlog = self.num("tcp-backlog").min(i32::MAX as u64) as i32;
         self.dir = self.get("dir").unwrap_or(".").to_string();
         self.logfile = self.get("logfile").unwrap_or_default().to_string();
         self.loglevel = self.get("loglevel").unwrap_or("notice").to_string();

@@ -75,7 +75,7 @@ fn bind(config: &Config) -> Result<Vec<std::net::TcpListener>, String> {
         } else {
             format!("{host}:{}", config.port)
         };
-        match std::net::TcpListener::bind(&target) {
+        match listen(&target, config.tcp_backlog) {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("optional bind {target} skipped: {e}"),
             Err(e) => {
@@ -87,6 +87,24 @@ fn bind(config: &Config) -> Result<Vec<std::net::TcpListener>, String> {
         return Err("Failed listening on any address".into());
     }
     Ok(listeners)
+}
+
+/// A listening socket with `tcp-backlog` pending connections (std's `bind` fixes it at 128), so a burst
+/// of connects waits in the kernel instead of being dropped.
+fn listen(target: &str, backlog: i32) -> std::io::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let addr = target
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address"))?;
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
 }
 
 /// Room for `maxclients` connections plus files of our own, as far as the hard limit allows.
