@@ -536,6 +536,17 @@ impl Conn {
         self.read_reply()
     }
 
+    /// Sends a command and parses its reply with the shared parser, `slotkv_proto::frame::parse_frame`, which
+    /// must take exactly the bytes of one reply.
+    #[track_caller]
+    pub fn frame<A: AsRef<[u8]>>(&mut self, args: &[A]) -> slotkv_proto::frame::Frame {
+        let raw = self.raw(args);
+        match slotkv_proto::frame::parse_frame(&raw, &slotkv_proto::frame::FrameLimits::default()) {
+            Ok(Some((frame, used))) if used == raw.len() => frame,
+            other => panic!("{}: parse_frame on {}: {other:?}", describe(args), show(&raw)),
+        }
+    }
+
     /// Sends a command and asserts that the reply is exactly `expected`.
     #[track_caller]
     pub fn expect<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &[u8]) {

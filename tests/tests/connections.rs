@@ -259,3 +259,76 @@ fn idle_clients_are_closed_after_timeout() {
     assert!(got.is_empty(), "{}", slotkv_tests::show(&got));
     busy.expect(&["PING"], b"+PONG\r\n");
 }
+
+/// This machine's address on its default route, if it has one that is not loopback.
+fn non_loopback_ipv4() -> Option<std::net::IpAddr> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // A UDP "connect" sends nothing; it only picks the route and so the local address.
+    probe.connect("192.0.2.1:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn protected_mode_refuses_remote_clients_without_a_password() {
+    let Some(ip) = non_loopback_ipv4() else {
+        eprintln!("no non-loopback IPv4 address here: protected mode not tested");
+        return;
+    };
+    let node = Node::start(&["--bind", "0.0.0.0"]);
+    let mut remote = TcpStream::connect_timeout(&SocketAddr::new(ip, node.port), Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect to {ip}:{}: {e}", node.port));
+    let _ = remote.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = remote.write_all(b"PING\r\n");
+    let mut got = Vec::new();
+    let _ = remote.read_to_end(&mut got);
+    let denied = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set \
+for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from \
+external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the \
+command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server \
+is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make \
+this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, \
+and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually \
+just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the \
+default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections \
+from the outside.\r\n";
+    assert_eq!(slotkv_tests::show(&got), slotkv_tests::show(denied.as_bytes()));
+    // Loopback clients are served; so are remote ones once protected mode is off.
+    let mut local = node.conn();
+    local.expect(&["PING"], b"+PONG\r\n");
+    local.ok(&["CONFIG", "SET", "protected-mode", "no"]);
+    let mut remote = TcpStream::connect_timeout(&SocketAddr::new(ip, node.port), Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect to {ip}:{}: {e}", node.port));
+    ping(&mut remote);
+    // With a password, remote clients are accepted (and must authenticate).
+    let guarded = Node::start(&["--bind", "0.0.0.0", "--requirepass", "pw"]);
+    let mut remote = TcpStream::connect_timeout(&SocketAddr::new(ip, guarded.port), Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect to {ip}:{}: {e}", guarded.port));
+    let _ = remote.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = remote.write_all(b"AUTH pw\r\nPING\r\n");
+    let mut reply = [0u8; 12];
+    remote.read_exact(&mut reply).unwrap_or_else(|e| panic!("read: {e}"));
+    assert_eq!(&reply, b"+OK\r\n+PONG\r\n");
+}
+
+#[test]
+fn a_client_over_the_query_buffer_limit_is_closed() {
+    let node = Node::start(&["--client-query-buffer-limit", "1mb"]);
+    let mut c = node.conn();
+    // A 2 MB argument is within proto-max-bulk-len but cannot fit in a 1 MB query buffer.
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$2097152\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..24 {
+        if c.stream().write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let (got, closed) = c.read_until_close(Duration::from_secs(10));
+    assert!(closed, "a client with 1.5 MB of unfinished input under a 1 MB limit was not closed");
+    assert!(got.is_empty(), "{}", slotkv_tests::show(&got));
+    let mut other = node.conn();
+    other.expect(&["EXISTS", "big"], b":0\r\n");
+    // Complete commands of any size up to the limit are fine.
+    other.ok(&["SET", "k", &"v".repeat(900 * 1024)]);
+    other.expect(&["STRLEN", "k"], b":921600\r\n");
+}

@@ -259,6 +259,20 @@ fn object_subcommands() {
     }
 }
 
+/// Redis looks the key up before checking the eviction policy (`objectCommand`): a missing key is a null,
+/// an existing one gets the LFU error.
+#[test]
+fn object_freq_of_a_missing_key_is_null() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    c.expect(&["OBJECT", "FREQ", "nope"], b"$-1\r\n");
+    c.ok(&["SET", "k", "v"]);
+    c.expect(
+        &["OBJECT", "FREQ", "k"],
+        b"-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n",
+    );
+}
+
 /// Iterates `SCAN` to the end with `extra` options; returns every key seen and how often.
 fn scan_all(c: &mut Conn, extra: &[&str]) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -348,6 +362,21 @@ fn scan_survives_changes_during_iteration() {
         assert!(seen.contains_key(&format!("stay:{i}")), "stay:{i} was present throughout but not returned");
     }
     assert!(seen.values().all(|&t| t == 1));
+}
+
+#[test]
+fn scan_with_a_large_count_finishes_a_small_keyspace_in_one_call() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    c.ok(&["MSET", "a", "1", "b", "2", "c", "3"]);
+    let reply = c.cmd(&["SCAN", "0", "COUNT", "100000"]);
+    let [cursor, keys] = reply.items().try_into().unwrap_or_else(|r| panic!("SCAN reply {r:?}"));
+    assert_eq!(cursor.text(), "0");
+    let mut keys = keys.strings();
+    keys.sort();
+    assert_eq!(keys, ["a", "b", "c"]);
+    c.cmd(&["HELLO", "3"]);
+    c.expect(&["SCAN", "0", "MATCH", "zzz*", "COUNT", "100000"], b"*2\r\n$1\r\n0\r\n*0\r\n");
 }
 
 #[test]

@@ -334,3 +334,37 @@ fn replies_survive_a_client_that_reads_slowly() {
     }
     c.expect(&["GET", "x"], b"$1\r\n1\r\n");
 }
+
+/// The shared reply parser (`slotkv_proto::frame`) reads every kind of reply the node sends, in both
+/// protocols, taking exactly one reply's bytes each time.
+#[test]
+fn the_proto_frame_parser_reads_real_replies() {
+    use slotkv_proto::frame::Frame;
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    let bulk = |s: &str| Frame::Bulk(s.as_bytes().to_vec());
+    for resp3 in [false, true] {
+        c.cmd(&["HELLO", if resp3 { "3" } else { "2" }]);
+        c.ok(&["FLUSHALL"]);
+        assert_eq!(c.frame(&["SET", "k", "v"]), Frame::Simple(b"OK".to_vec()));
+        assert_eq!(c.frame(&["GET", "k"]), bulk("v"));
+        assert_eq!(c.frame(&["GET", "nope"]), Frame::Null);
+        assert_eq!(c.frame(&["INCR", "n"]), Frame::Integer(1));
+        assert!(matches!(c.frame(&["GET"]), Frame::Error(e) if e.starts_with(b"ERR wrong number")));
+        assert_eq!(c.frame(&["MGET", "k", "nope"]), Frame::Array(vec![bulk("v"), Frame::Null]));
+        c.expect(&["HSET", "h", "a", "1"], b":1\r\n");
+        let all = c.frame(&["HGETALL", "h"]);
+        if resp3 {
+            assert_eq!(all, Frame::Map(vec![(bulk("a"), bulk("1"))]));
+            assert!(
+                matches!(c.frame(&["INFO", "server"]), Frame::Verbatim { format, .. } if &format == b"txt")
+            );
+        } else {
+            assert_eq!(all, Frame::Array(vec![bulk("a"), bulk("1")]));
+            assert!(matches!(c.frame(&["INFO", "server"]), Frame::Bulk(_)));
+        }
+        assert!(matches!(c.frame(&["COMMAND", "INFO", "get", "set"]), Frame::Array(v) if v.len() == 2));
+        assert!(matches!(c.frame(&["COMMAND", "DOCS"]), Frame::Map(_) | Frame::Array(_)));
+        assert!(matches!(c.frame(&["HELLO"]), Frame::Map(_) | Frame::Array(_)));
+    }
+}

@@ -393,3 +393,44 @@ fn wrong_arity_errors() {
         c.expect(args, format!("-ERR wrong number of arguments for '{name}' command\r\n").as_bytes());
     }
 }
+
+/// Redis's option parser (`parseExtendedStringArgumentsOrReply`) only refuses conflicting options: the same
+/// flag twice is accepted, and of two values for the same expiry option the last one wins.
+#[test]
+fn repeated_set_and_getex_options_are_accepted() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    c.expect(&["SET", "k", "v", "NX", "NX"], b"+OK\r\n");
+    c.expect(&["SET", "k", "w", "XX", "XX"], b"+OK\r\n");
+    c.expect(&["SET", "k", "x", "GET", "GET"], b"$1\r\nw\r\n");
+    c.expect(&["SET", "k", "y", "NX", "GET", "NX"], b"$1\r\nx\r\n");
+    c.expect(&["SET", "k", "z", "EX", "10", "EX", "20"], b"+OK\r\n");
+    assert!((19..=20).contains(&c.int(&["TTL", "k"])));
+    c.expect(&["SET", "k", "z", "KEEPTTL", "KEEPTTL"], b"+OK\r\n");
+    assert!((19..=20).contains(&c.int(&["TTL", "k"])));
+    c.expect(&["SET", "k", "z", "EXAT", "4102444800", "EXAT", "4102444801"], b"+OK\r\n");
+    c.expect(&["EXPIRETIME", "k"], b":4102444801\r\n");
+    c.expect(&["SET", "k", "z", "PX", "100000", "PX", "200000"], b"+OK\r\n");
+    assert!((199_000..=200_000).contains(&c.int(&["PTTL", "k"])));
+    c.expect(&["GETEX", "k", "EX", "10", "EX", "30"], b"$1\r\nz\r\n");
+    assert!((29..=30).contains(&c.int(&["TTL", "k"])));
+    c.expect(&["GETEX", "k", "PXAT", "4102444800000", "PXAT", "4102444800555"], b"$1\r\nz\r\n");
+    c.expect(&["PEXPIRETIME", "k"], b":4102444800555\r\n");
+    c.expect(&["GETEX", "k", "PERSIST", "PERSIST"], b"$1\r\nz\r\n");
+    c.expect(&["TTL", "k"], b":-1\r\n");
+    // Different expiry options together stay an error.
+    c.expect(&["SET", "k", "v", "EX", "10", "PX", "100"], SYNTAX);
+    c.expect(&["GETEX", "k", "EX", "10", "PERSIST"], SYNTAX);
+}
+
+/// Redis reads float arguments and values with `strtold`, which takes hexadecimal floats too.
+#[test]
+fn incrbyfloat_reads_floats_like_strtold() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    c.expect(&["INCRBYFLOAT", "hex", "0x10"], b"$2\r\n16\r\n");
+    c.expect(&["INCRBYFLOAT", "hex", "0X1p4"], b"$2\r\n32\r\n");
+    c.ok(&["SET", "stored", "0x10"]);
+    c.expect(&["INCRBYFLOAT", "stored", "1"], b"$2\r\n17\r\n");
+    c.expect(&["HINCRBYFLOAT", "h", "f", "0x10"], b"$2\r\n16\r\n");
+}

@@ -27,13 +27,44 @@ pub fn parse_float(a: &[u8]) -> Option<f64> {
     {
         return None;
     }
-    let v: f64 = match s.to_ascii_lowercase().as_str() {
+    let lower = s.to_ascii_lowercase();
+    let v: f64 = match lower.as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.trim_start_matches(['+', '-']).starts_with("0x") => parse_hex_float(&lower)?,
         _ if s.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => s.parse().ok()?,
         _ => return None,
     };
     (!v.is_nan()).then_some(v)
+}
+
+/// A C99 hexadecimal float as `strtold` reads it: `[+-]0x<hex digits>[.<hex digits>][p[+-]<decimal>]`.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, s.get(1..)?),
+        Some(b'+') => (false, s.get(1..)?),
+        _ => (false, s),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (mantissa, exp) = match rest.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    Some(if neg { -v } else { v })
 }
 
 /// Case-insensitive keyword comparison.
@@ -104,6 +135,11 @@ mod tests {
         assert_eq!(parse_float(b" 1"), None);
         assert_eq!(parse_float(b"nan"), None);
         assert_eq!(parse_float(b"abc"), None);
+        assert_eq!(parse_float(b"0x10"), Some(16.0));
+        assert_eq!(parse_float(b"0X1p4"), Some(16.0));
+        assert_eq!(parse_float(b"-0x1.8p1"), Some(-3.0));
+        assert_eq!(parse_float(b"0x"), None);
+        assert_eq!(parse_float(b"0xg"), None);
         assert_eq!(parse_float(b""), None);
     }
 }

@@ -68,48 +68,66 @@ pub fn expire_at(ctx: &Ctx, arg: &[u8], unit_ms: i64, absolute: bool, cmd: &str)
     }
 }
 
-#[derive(PartialEq, Clone, Copy)]
-enum Cond {
-    Always,
-    Nx,
-    Xx,
+/// The options `SET` and `GETEX` share, read as Redis's `parseExtendedStringArgumentsOrReply` reads them:
+/// an option may repeat (the last expiry wins), options that contradict each other are a syntax error.
+#[derive(Default)]
+struct StringOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    /// The expiry option's name (`ex`, `px`, `exat`, `pxat`) and value.
+    expire: Option<(&'static str, &'a [u8])>,
 }
 
-pub fn set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let (key, value) = (a.get(1).copied().unwrap_or_default(), a.get(2).copied().unwrap_or_default());
-    let mut cond = Cond::Always;
-    let mut get = false;
-    let mut keep_ttl = false;
-    let mut expiry: Option<(usize, i64, bool)> = None;
-    let mut i = 3;
+impl StringOpts<'_> {
+    /// The absolute expiry the options ask for (0 for none), validated as `cmd` reports it.
+    fn expire_at(&self, ctx: &Ctx, cmd: &str) -> Result<i64, CmdError> {
+        match self.expire {
+            None => Ok(0),
+            Some((unit, v)) => {
+                let ms = if unit == "ex" || unit == "exat" { 1000 } else { 1 };
+                expire_at(ctx, v, ms, unit == "exat" || unit == "pxat", cmd)
+            }
+        }
+    }
+}
+
+fn string_opts<'a>(a: &[&'a [u8]], from: usize, for_set: bool) -> Result<StringOpts<'a>, CmdError> {
+    let mut o = StringOpts::default();
+    let mut i = from;
     while let Some(opt) = a.get(i) {
-        let has_next = a.get(i + 1).is_some();
-        if is(opt, "nx") && cond == Cond::Always {
-            cond = Cond::Nx;
-        } else if is(opt, "xx") && cond == Cond::Always {
-            cond = Cond::Xx;
-        } else if is(opt, "get") && !get {
-            get = true;
-        } else if is(opt, "keepttl") && expiry.is_none() && !keep_ttl {
-            keep_ttl = true;
-        } else if has_next
-            && expiry.is_none()
-            && !keep_ttl
-            && ["ex", "px", "exat", "pxat"].iter().any(|w| is(opt, w))
-        {
-            let unit = if is(opt, "ex") || is(opt, "exat") { 1000 } else { 1 };
-            expiry = Some((i + 1, unit, is(opt, "exat") || is(opt, "pxat")));
+        let unit = ["ex", "px", "exat", "pxat"].into_iter().find(|u| is(opt, u));
+        if for_set && is(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if for_set && is(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if for_set && is(opt, "get") {
+            o.get = true;
+        } else if for_set && is(opt, "keepttl") && o.expire.is_none() {
+            o.keep_ttl = true;
+        } else if !for_set && is(opt, "persist") && o.expire.is_none() {
+            o.persist = true;
+        } else if let (Some(unit), Some(v)) = (unit, a.get(i + 1)) {
+            if o.keep_ttl || o.persist || o.expire.is_some_and(|(u, _)| u != unit) {
+                return Err(CmdError::Syntax);
+            }
+            o.expire = Some((unit, v));
             i += 1;
         } else {
             return Err(CmdError::Syntax);
         }
         i += 1;
     }
-    let at = match expiry {
-        Some((idx, unit, abs)) => expire_at(ctx, a.get(idx).copied().unwrap_or_default(), unit, abs, "set")?,
-        None => 0,
-    };
-    if !get && !keep_ttl && cond == Cond::Always {
+    Ok(o)
+}
+
+pub fn set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (key, value) = (a.get(1).copied().unwrap_or_default(), a.get(2).copied().unwrap_or_default());
+    let o = string_opts(a, 3, true)?;
+    let at = o.expire_at(ctx, "set")?;
+    if !o.get && !o.keep_ttl && !o.nx && !o.xx {
         // The common case needs no look at the old value: one table operation.
         ctx.srv.db.insert(Entry::string(key, value, at));
         ctx.me.out.ok();
@@ -118,22 +136,18 @@ pub fn set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let old = ctx.srv.db.get(key, now);
     let exists = old.is_some();
-    if get {
+    if o.get {
         match old.map(|e| e.as_str()) {
             Some(None) => return Err(CmdError::WrongType),
             Some(Some(s)) => ctx.me.out.bulk(s),
             None => ctx.me.out.null(),
         }
     }
-    let allowed = match cond {
-        Cond::Always => true,
-        Cond::Nx => !exists,
-        Cond::Xx => exists,
-    };
+    let allowed = !(o.nx && exists || o.xx && !exists);
     if allowed {
-        store(ctx, key, value, at, keep_ttl);
+        store(ctx, key, value, at, o.keep_ttl);
     }
-    if !get {
+    if !o.get {
         if allowed {
             ctx.me.out.ok();
         } else {
@@ -179,26 +193,9 @@ pub fn getdel(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 pub fn getex(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let key = a.get(1).copied().unwrap_or_default();
+    let o = string_opts(a, 2, false)?;
     // None: leave the TTL; Some(0): persist; Some(t): expire at t.
-    let mut change: Option<i64> = None;
-    let mut i = 2;
-    while let Some(opt) = a.get(i) {
-        if change.is_some() {
-            return Err(CmdError::Syntax);
-        }
-        if is(opt, "persist") {
-            change = Some(0);
-        } else if let (Some(v), true) =
-            (a.get(i + 1), ["ex", "px", "exat", "pxat"].iter().any(|w| is(opt, w)))
-        {
-            let unit = if is(opt, "ex") || is(opt, "exat") { 1000 } else { 1 };
-            change = Some(expire_at(ctx, v, unit, is(opt, "exat") || is(opt, "pxat"), "getex")?);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
+    let change = if o.persist { Some(0) } else { o.expire.map(|_| o.expire_at(ctx, "getex")).transpose()? };
     reply_str(ctx, key)?;
     let now = ctx.now;
     match change {
