@@ -62,7 +62,7 @@ fn run_checked(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Static(error::NOAUTH));
     }
     if spec.has(flags::DENYOOM) && ctx.srv.config.maxmemory > 0 {
-        ctx.srv.refresh_memory();
+        ctx.srv.refresh_memory_at(ctx.now);
         if ctx.srv.used_memory > ctx.srv.config.maxmemory {
             return Err(CmdError::Static(error::OOM));
         }

@@ -46,6 +46,8 @@ pub struct Server {
     /// Allocator bytes in use, refreshed every cron tick and before writes when `maxmemory` is set.
     pub used_memory: u64,
     pub used_memory_peak: u64,
+    /// When `used_memory` was last read (Unix ms).
+    pub memory_checked_ms: i64,
     /// The ports the node listens on, for `INFO`.
     pub tcp_port: u16,
 }
@@ -67,6 +69,7 @@ impl Server {
             run_id,
             used_memory: 0,
             used_memory_peak: 0,
+            memory_checked_ms: 0,
         }
     }
 
@@ -83,6 +86,15 @@ impl Server {
     pub fn refresh_memory(&mut self) {
         self.used_memory = crate::memory::allocated();
         self.used_memory_peak = self.used_memory_peak.max(self.used_memory);
+    }
+
+    /// [`Server::refresh_memory`] at most once per millisecond: asking jemalloc costs microseconds,
+    /// too much for every write when `maxmemory` is set.
+    pub fn refresh_memory_at(&mut self, now_ms: i64) {
+        if now_ms != self.memory_checked_ms {
+            self.memory_checked_ms = now_ms;
+            self.refresh_memory();
+        }
     }
 }
 
