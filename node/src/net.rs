@@ -19,6 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The shared read buffer: what one read can take in.
 const READ_CHUNK: usize = 64 * 1024;
+/// Reads of `READ_CHUNK` one client gets before the others have their turn.
+const READS_PER_TURN: usize = 16;
 /// Listener tokens count down from the top so that client tokens can be slab keys.
 const LISTENER_BASE: usize = usize::MAX - 64;
 
@@ -43,17 +45,25 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     if let Some(l) = listeners.first() {
         srv.tcp_port = l.local_addr()?.port();
     }
-    let mut lp = EventLoop { poll, read_buf: vec![0; READ_CHUNK], next_cron: Instant::now() };
+    let mut lp =
+        EventLoop { poll, read_buf: vec![0; READ_CHUNK], next_cron: Instant::now(), unfinished: Vec::new() };
     let mut events = Events::with_capacity(1024);
     tracing::info!("Ready to accept connections tcp");
     loop {
-        let timeout = lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+        let timeout = if lp.unfinished.is_empty() {
+            lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100))
+        } else {
+            Duration::ZERO
+        };
         if let Err(e) = lp.poll.poll(&mut events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
         }
         let now = now_ms();
+        for token in std::mem::take(&mut lp.unfinished) {
+            lp.on_readable(&mut srv, token, now);
+        }
         for ev in events.iter() {
             let Token(t) = ev.token();
             if t >= LISTENER_BASE {
@@ -87,6 +97,8 @@ struct EventLoop {
     poll: Poll,
     read_buf: Vec<u8>,
     next_cron: Instant,
+    /// Clients whose socket may still hold input after their turn ended (see `READS_PER_TURN`).
+    unfinished: Vec<usize>,
 }
 
 impl EventLoop {
@@ -137,6 +149,7 @@ impl EventLoop {
     fn on_readable(&mut self, srv: &mut Server, token: usize, now: i64) {
         let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { return };
         let mut broken = false;
+        let mut reads = 0;
         loop {
             let n = match client.io.stream.read(&mut self.read_buf) {
                 Ok(0) => {
@@ -184,6 +197,14 @@ impl EventLoop {
             }
             client.state.qbuf = client.io.pending.len();
             if client.state.close_after_reply || n < self.read_buf.len() {
+                break;
+            }
+            // Fairness: a client that keeps its socket full (a bulk load through `--pipe`) gets a turn of
+            // this many reads, then waits for the others. Its socket still has data but, being
+            // edge-triggered, will not be reported again: remember to come back.
+            reads += 1;
+            if reads == READS_PER_TURN {
+                self.unfinished.push(token);
                 break;
             }
         }
