@@ -164,6 +164,13 @@ pub const SETTINGS: &[Setting] = &[
         true,
         "Milliseconds before a peer counts as failing.",
     ),
+    s(
+        "notify-keyspace-events",
+        "",
+        Check::Enum(&[""]),
+        true,
+        "Keyspace notifications: none yet (they come with pub/sub, issue 4), so only the empty value.",
+    ),
     s("lazyfree-lazy-user-del", "no", Check::Bool, true, "Accepted for compatibility; frees are immediate."),
     s(
         "lazyfree-lazy-user-flush",
@@ -238,8 +245,13 @@ fn canonical(set: &Setting, value: &str) -> Result<String, String> {
         },
         Check::Int(lo, hi) => match value.parse::<i64>() {
             Ok(n) if (lo..=hi).contains(&n) => Ok(n.to_string()),
-            // Redis clamps hz instead of refusing it.
-            Ok(n) if set.name == "hz" => Ok(n.clamp(lo, hi).to_string()),
+            // Redis clamps hz into 1..=500 instead of refusing it, within the range of an int.
+            Ok(n) if set.name == "hz" && (0..=i32::MAX as i64).contains(&n) => {
+                Ok(n.clamp(lo, hi).to_string())
+            }
+            Ok(_) if set.name == "hz" => {
+                Err(format!("argument must be between 0 and {} inclusive", i32::MAX))
+            }
             Ok(_) => Err(format!("argument must be between {lo} and {hi} inclusive")),
             Err(_) => Err("argument couldn't be parsed into an integer".into()),
         },

@@ -16,12 +16,26 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     let result = match resolve(name, argv) {
         Ok(spec) => {
             ctx.me.last_cmd = spec.name;
-            run_checked(ctx, spec, argv)
+            let index = spec.id as usize;
+            match admit(ctx, spec) {
+                Err(e) => {
+                    ctx.srv.stats.command(index).rejected_calls += 1;
+                    Err(e)
+                }
+                Ok(()) => {
+                    ctx.srv.stats.command(index).calls += 1;
+                    let result = run(ctx, spec.id, argv);
+                    if result.is_err() {
+                        ctx.srv.stats.command(index).failed_calls += 1;
+                    }
+                    result
+                }
+            }
         }
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        ctx.srv.stats.total_error_replies += 1;
+        ctx.srv.stats.count_error(e.text());
         ctx.me.out.error(e.text());
     }
 }
@@ -57,7 +71,8 @@ fn unknown_command(argv: &[&[u8]]) -> CmdError {
     CmdError::Msg(format!("ERR unknown command '{name}', with args beginning with: {args}"))
 }
 
-fn run_checked(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
+/// The checks before a command runs: authentication, then memory for commands that may grow it.
+fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
     if !ctx.me.authenticated && !spec.has(flags::NO_AUTH) {
         return Err(CmdError::Static(error::NOAUTH));
     }
@@ -67,7 +82,7 @@ fn run_checked(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Static(error::OOM));
         }
     }
-    run(ctx, spec.id, argv)
+    Ok(())
 }
 
 /// The handler of every command in the table; the compiler checks that none is missing.

@@ -8,8 +8,20 @@ use crate::types::hash::HashLimits;
 use slab::Slab;
 use std::time::Instant;
 
+/// Per-command counters for `INFO commandstats`.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
 #[derive(Default, Debug, Clone)]
 pub struct Stats {
+    /// Indexed like the command table (`CommandId as usize`).
+    pub commands: Vec<CommandStat>,
+    /// Error replies by their code (`ERR`, `WRONGTYPE`...), for `INFO errorstats`.
+    pub errors: std::collections::BTreeMap<String, u64>,
     pub connections_received: u64,
     pub rejected_connections: u64,
     pub commands_processed: u64,
@@ -22,6 +34,28 @@ pub struct Stats {
     /// `instantaneous_ops_per_sec`: ops in the last sampled second.
     pub ops_per_sec: u64,
     pub ops_sample: (i64, u64),
+}
+
+impl Stats {
+    /// The counters of the command at `index` in the table.
+    pub fn command(&mut self, index: usize) -> &mut CommandStat {
+        if self.commands.len() <= index {
+            self.commands.resize(slotkv_proto::COMMANDS.len().max(index + 1), CommandStat::default());
+        }
+        &mut self.commands[index]
+    }
+
+    /// Counts an error reply under its code, the first word of its text.
+    pub fn count_error(&mut self, text: &str) {
+        self.total_error_replies += 1;
+        let code = text.split(' ').next().unwrap_or("ERR");
+        match self.errors.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                self.errors.insert(code.to_string(), 1);
+            }
+        }
+    }
 }
 
 /// How the node should stop, once asked.

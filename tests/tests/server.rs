@@ -774,3 +774,75 @@ fn shutdown_stops_the_node() {
     assert!(got.is_empty(), "SHUTDOWN answered {}", slotkv_tests::show(&got));
     assert!(wait_for(Duration::from_secs(10), || !node.is_running()), "node still running after SHUTDOWN");
 }
+
+/// `CLIENT KILL` filters that no client matches kill nobody; unknown types and users are errors, as in
+/// Redis (found in review: `TYPE pubsub` used to kill every other client).
+#[test]
+fn client_kill_type_and_user_filters() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    let mut other = node.conn();
+    other.expect(&["PING"], b"+PONG\r\n");
+    for t in ["pubsub", "master", "replica", "slave"] {
+        c.expect(&["CLIENT", "KILL", "TYPE", t], b":0\r\n");
+    }
+    c.expect(&["CLIENT", "KILL", "TYPE", "foo"], b"-ERR Unknown client type 'foo'\r\n");
+    c.expect(&["CLIENT", "KILL", "USER", "nobody"], b"-ERR No such user 'nobody'\r\n");
+    other.expect(&["PING"], b"+PONG\r\n");
+    c.expect(&["CLIENT", "KILL", "USER", "default"], b":1\r\n");
+    let (_, closed) = other.read_until_close(Duration::from_secs(5));
+    assert!(closed, "the other client of the default user is closed");
+    c.expect(&["CLIENT", "LIST", "ID", "0"], b"$0\r\n\r\n");
+}
+
+/// `INFO commandstats` and `INFO errorstats` count calls, rejections, failures and error codes.
+#[test]
+fn info_commandstats_and_errorstats() {
+    let node = Node::start(&["--requirepass", "pw"]);
+    let mut c = node.conn();
+    c.expect(&["GET", "k"], b"-NOAUTH Authentication required.\r\n");
+    c.ok(&["AUTH", "pw"]);
+    c.ok(&["SET", "k", "v"]);
+    c.expect(&["HGET", "k", "f"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    let stats = c
+        .bulk(&["INFO", "commandstats"])
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    assert!(stats.starts_with("# Commandstats\r\n"), "{stats}");
+    assert!(
+        stats.contains("cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("cmdstat_hget:calls=1,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=1\r\n"),
+        "{stats}"
+    );
+    let errors =
+        c.bulk(&["INFO", "errorstats"]).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    // (The harness's own connection check may add NOAUTH replies of its own.)
+    assert!(errors.starts_with("# Errorstats\r\nerrorstat_NOAUTH:count="), "{errors}");
+    assert!(errors.ends_with("\r\nerrorstat_WRONGTYPE:count=1\r\n"), "{errors}");
+    let all = c.bulk(&["INFO"]).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    assert!(
+        all.contains("# Modules\r\n") && all.contains("# Errorstats\r\n") && !all.contains("# Commandstats")
+    );
+}
+
+/// `CONFIG SET hz` clamps into 1..=500 only within an int; `COMMAND INFO` sends its last three fields as
+/// sets in RESP3.
+#[test]
+fn config_hz_bounds_and_command_info_sets() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    c.expect(
+        &["CONFIG", "SET", "hz", "-1"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 0 and 2147483647 inclusive\r\n",
+    );
+    c.cmd(&["HELLO", "3"]);
+    let raw = c.raw(&["COMMAND", "INFO", "ping"]);
+    assert!(
+        raw.ends_with(b"~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n"),
+        "{}",
+        slotkv_tests::show(&raw)
+    );
+}

@@ -200,7 +200,7 @@ pub fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             let mut list = Vec::new();
             for v in a.get(i + 1..).unwrap_or_default() {
                 match int_arg(v) {
-                    Ok(n) if n > 0 => list.push(n as u64),
+                    Ok(n) => list.push(n as u64),
                     _ => return Err(CmdError::Static("ERR Invalid client ID")),
                 }
             }
@@ -229,6 +229,8 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let mut laddr = None;
     let mut skipme = true;
     let mut maxage = None;
+    // A filter that no client can match (`TYPE pubsub` while there are no subscribers).
+    let mut none = false;
     if old_form {
         addr = Some(arg(a, 2).to_vec());
         skipme = false;
@@ -256,8 +258,21 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
                 };
             } else if is(f, "maxage") {
                 maxage = Some(int_arg(v)?);
-            } else if is(f, "type") || is(f, "user") {
-                // Every client is a normal client of the default user.
+            } else if is(f, "type") {
+                // Every client is a normal one (no replicas or subscribers exist yet).
+                if is(v, "pubsub") || is(v, "master") || is(v, "replica") || is(v, "slave") {
+                    none = true;
+                } else if !is(v, "normal") {
+                    return Err(CmdError::Msg(format!(
+                        "ERR Unknown client type '{}'",
+                        error::truncated(v, 128)
+                    )));
+                }
+            } else if is(f, "user") {
+                // Every client is the default user's.
+                if !is(v, "default") {
+                    return Err(CmdError::Msg(format!("ERR No such user '{}'", error::truncated(v, 128))));
+                }
             } else {
                 return Err(CmdError::Syntax);
             }
@@ -276,7 +291,7 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         .filter(|c| addr.as_ref().is_none_or(|a| c.addr.to_string().as_bytes() == a.as_slice()))
         .filter(|c| laddr.as_ref().is_none_or(|a| c.laddr.to_string().as_bytes() == a.as_slice()))
         .filter(|c| maxage.is_none_or(|m| (now - c.created_ms) / 1000 >= m))
-        .filter(|c| !(skipme && c.id == my_id))
+        .filter(|c| !(none || (skipme && c.id == my_id)))
         .map(|c| (c.id, c.token))
         .collect();
     for (cid, token) in &targets {

@@ -100,11 +100,12 @@ fn write_info(out: &mut Out, c: &CommandSpec) {
     let cats = acl_categories(c);
     out.set(cats.len());
     cats.iter().for_each(|n| out.simple(n));
+    // Tips, key specs and subcommands are sets in RESP3, as Redis sends them.
     let tips = tips(c);
-    out.array(tips.len());
+    out.set(tips.len());
     tips.iter().for_each(|t| out.simple(t));
     if c.first_key > 0 {
-        out.array(1);
+        out.set(1);
         out.map(3);
         out.bulk(b"flags");
         let key_flags = key_spec_flags(c);
@@ -131,10 +132,10 @@ fn write_info(out: &mut Out, c: &CommandSpec) {
         out.bulk(b"limit");
         out.int(0);
     } else {
-        out.array(0);
+        out.set(0);
     }
     let subs: Vec<&CommandSpec> = c.subcommands().collect();
-    out.array(subs.len());
+    out.set(subs.len());
     for s in subs {
         write_info(out, s);
     }

@@ -339,7 +339,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         Some(_) => return Err(CmdError::Syntax),
         None => false,
     };
-    if count.is_some_and(|c| c < -(i64::MAX / 2)) {
+    // Redis 7.2 bounds counts with WITHVALUES to half the range; we bound negative counts without it
+    // too, where Redis would try to send billions of replies.
+    if count.is_some_and(|c| c < -(i64::MAX / 2) || (with_values && c > i64::MAX / 2)) {
         return Err(CmdError::Static("ERR value is out of range"));
     }
     let now = ctx.now;
@@ -356,31 +358,39 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let picks: Vec<Pair> = if pairs.is_empty() || count == 0 {
-        Vec::new()
+    // Picks are written as they are drawn: a negative count may repeat fields without bound, and the reply
+    // is then the only thing that grows.
+    let n = if pairs.is_empty() {
+        0
     } else if count < 0 {
-        (0..count.unsigned_abs()).filter_map(|_| pairs.get(fastrand::usize(..pairs.len())).copied()).collect()
+        count.unsigned_abs() as usize
+    } else {
+        (count as usize).min(pairs.len())
+    };
+    let write = |out: &mut slotkv_proto::Out, (f, v): Pair| {
+        if with_values && out.resp3 {
+            out.array(2);
+        }
+        out.bulk(f);
+        if with_values {
+            out.bulk(v);
+        }
+    };
+    if with_values && me.out.resp3 {
+        me.out.array(n);
+    } else {
+        me.out.array(n * if with_values { 2 } else { 1 });
+    }
+    if count < 0 {
+        for _ in 0..n {
+            if let Some(p) = pairs.get(fastrand::usize(..pairs.len())) {
+                write(&mut me.out, *p);
+            }
+        }
     } else {
         let mut all = pairs;
         fastrand::shuffle(&mut all);
-        all.truncate(count as usize);
-        all
-    };
-    if with_values && me.out.resp3 {
-        me.out.array(picks.len());
-        for (f, v) in picks {
-            me.out.array(2);
-            me.out.bulk(f);
-            me.out.bulk(v);
-        }
-    } else {
-        me.out.array(picks.len() * if with_values { 2 } else { 1 });
-        for (f, v) in picks {
-            me.out.bulk(f);
-            if with_values {
-                me.out.bulk(v);
-            }
-        }
+        all.into_iter().take(n).for_each(|p| write(&mut me.out, p));
     }
     Ok(())
 }
