@@ -82,11 +82,6 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
-    /// The name shown in errors: `config|get` for a subcommand, as Redis shows it.
-    pub fn full_name(&self) -> &'static str {
-        self.name
-    }
-
     /// Whether `argc` (with the command name) satisfies the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i64;

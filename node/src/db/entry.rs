@@ -272,22 +272,6 @@ impl Entry {
             _ => {}
         }
     }
-
-    /// Heap bytes this entry owns beyond its 32 bytes in the table (an estimate).
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Entry::Inline { .. } => 0,
-            Entry::ShortKey { value, .. } => 16 + value.capacity(),
-            Entry::Boxed(b) => {
-                std::mem::size_of::<Boxed>()
-                    + b.bytes.capacity()
-                    + match &b.value {
-                        Value::Str => 0,
-                        Value::Hash(h) => h.heap_size(),
-                    }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

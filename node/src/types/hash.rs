@@ -109,15 +109,6 @@ impl Hash {
             Hash::Table(_) => "hashtable",
         }
     }
-
-    pub fn heap_size(&self) -> usize {
-        let pairs: usize = self.iter().map(|(f, v)| f.len() + v.len() + 32).sum();
-        pairs
-            + match self {
-                Hash::Small(v) => v.capacity() * 32,
-                Hash::Table(m) => m.capacity() * 33,
-            }
-    }
 }
 
 // ---- commands ----

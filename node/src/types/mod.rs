@@ -72,12 +72,6 @@ pub fn is(a: &[u8], word: &str) -> bool {
     a.eq_ignore_ascii_case(word.as_bytes())
 }
 
-/// A non-negative `COUNT`-style integer argument.
-pub fn count_arg(a: &[u8]) -> Result<usize, CmdError> {
-    let n = int_arg(a)?;
-    usize::try_from(n).map_err(|_| CmdError::NotInteger)
-}
-
 /// `MATCH`/`COUNT`/`TYPE` options of the `*SCAN` commands, starting at `argv[from]`.
 pub struct ScanOpts<'a> {
     pub pattern: Option<&'a [u8]>,

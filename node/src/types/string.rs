@@ -1,7 +1,7 @@
 //! String commands: `GET`, `SET` and its options, `INCR*`, `APPEND`, ranges, `MGET`/`MSET`.
 
 use super::{float_arg, int_arg, is};
-use crate::db::entry::{Entry, Kind};
+use crate::db::entry::Entry;
 use crate::error::{CmdError, CmdResult};
 use crate::server::Ctx;
 use slotkv_proto::reply::format_human_double;
@@ -422,11 +422,6 @@ pub fn encoding(s: &[u8], raw: bool) -> &'static str {
     } else {
         "raw"
     }
-}
-
-/// Whether a kind is a string, for `WRONGTYPE` checks elsewhere.
-pub fn is_string(kind: Kind) -> bool {
-    kind == Kind::String
 }
 
 #[cfg(test)]
