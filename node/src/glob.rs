@@ -37,7 +37,8 @@ fn token(p: &[u8], ch: u8, nocase: bool) -> (bool, usize) {
                         hit |= eq(*e, ch, nocase);
                         q = rest;
                     }
-                    [a, b'-', z, rest @ ..] if *z != b']' => {
+                    // As in Redis, `-` takes the next byte as the range's end even when it is `]`.
+                    [a, b'-', z, rest @ ..] => {
                         let (lo, hi) = if a <= z { (*a, *z) } else { (*z, *a) };
                         let fold = |x: u8| if nocase { x.to_ascii_lowercase() } else { x };
                         hit |= fold(ch) >= fold(lo) && fold(ch) <= fold(hi);
@@ -103,6 +104,11 @@ mod tests {
         assert!(m(b"MAX*", b"maxmemory", true));
         assert!(!m(b"a", b"", false));
         assert!(m(b"", b"", false));
+        // `[a-]` is a range from `a` to `]` that swallows the rest, as Redis reads it.
+        assert!(!m(b"[a-]*", b"a\\", false));
+        assert!(m(b"[a-]*", b"a", false));
+        assert!(m(b"[a-]", b"_", false));
+        assert!(!m(b"[a-]", b"b", false));
         assert!(!m(b"*a*a*a*a*a*a*a*a*a*a*a*b", &[b'a'; 40], false));
     }
 }
