@@ -47,9 +47,22 @@ pub fn get(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 
 /// Stores a string, replacing any value; `keep_ttl` keeps an existing key's expiry.
 fn store(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: i64, keep_ttl: bool) {
+    if keep_ttl {
+        replace_str(ctx, key, value);
+    } else {
+        ctx.srv.db.insert(Entry::string(key, value, expire_at));
+    }
+}
+
+/// Stores a string in place of whatever `key` holds, keeping its expiry (`INCR`, `KEEPTTL`).
+fn replace_str(ctx: &mut Ctx, key: &[u8], value: &[u8]) {
     let now = ctx.now;
-    let expire_at = if keep_ttl { ctx.srv.db.get(key, now).map_or(0, Entry::expire_at) } else { expire_at };
-    ctx.srv.db.insert(Entry::string(key, value, expire_at));
+    match ctx.srv.db.get_mut(key, now) {
+        Some(entry) => entry.set_str(value),
+        None => {
+            ctx.srv.db.insert(Entry::string(key, value, 0));
+        }
+    }
 }
 
 /// An expiry option's value turned into absolute Unix ms. `unit_ms` is 1000 for seconds; `absolute` for
@@ -306,20 +319,13 @@ pub fn incr_by(ctx: &mut Ctx, a: &[&[u8]], by: Option<i64>) -> CmdResult {
 }
 
 fn incr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
-    let now = ctx.now;
     let old = match read_str(ctx, key)? {
         None => 0,
         Some(s) => slotkv_proto::request::parse_i64(s).ok_or(CmdError::NotInteger)?,
     };
     let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
     let mut buf = itoa::Buffer::new();
-    let text = buf.format(new).as_bytes();
-    match ctx.srv.db.get_mut(key, now) {
-        Some(entry) => entry.set_str(text),
-        None => {
-            ctx.srv.db.insert(Entry::string(key, text, 0));
-        }
-    }
+    replace_str(ctx, key, buf.format(new).as_bytes());
     ctx.me.out.int(new);
     Ok(())
 }
@@ -327,7 +333,6 @@ fn incr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
 pub fn incr_by_float(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let key = a.get(1).copied().unwrap_or_default();
     let by = float_arg(a.get(2).copied().unwrap_or_default())?;
-    let now = ctx.now;
     let old = match read_str(ctx, key)? {
         None => 0.0,
         Some(s) => super::parse_float(s).ok_or(CmdError::NotFloat)?,
@@ -337,12 +342,7 @@ pub fn incr_by_float(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Static(crate::error::NAN_OR_INF));
     }
     let text = format_human_double(new);
-    match ctx.srv.db.get_mut(key, now) {
-        Some(entry) => entry.set_str(text.as_bytes()),
-        None => {
-            ctx.srv.db.insert(Entry::string(key, text.as_bytes(), 0));
-        }
-    }
+    replace_str(ctx, key, text.as_bytes());
     ctx.me.out.bulk(text.as_bytes());
     Ok(())
 }
