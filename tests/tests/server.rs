@@ -520,7 +520,13 @@ fn client_list_and_kill() {
         v.ok(&["CLIENT", "SETNAME", &format!("victim{i}")]);
         ids.push(v.int(&["CLIENT", "ID"]));
     }
-    let list = admin.cmd(&["CLIENT", "LIST"]).text();
+    // The harness's readiness probe may still be closing: wait (with a deadline) until the node has seen
+    // it go, then exactly our four clients are listed.
+    let mut list = String::new();
+    wait_for(Duration::from_secs(5), || {
+        list = admin.cmd(&["CLIENT", "LIST"]).text();
+        list.lines().count() == 4
+    });
     assert_eq!(list.lines().count(), 4, "{list}");
     for (i, id) in ids.iter().enumerate() {
         assert!(list
@@ -783,6 +789,8 @@ fn client_kill_type_and_user_filters() {
     let mut c = node.conn();
     let mut other = node.conn();
     other.expect(&["PING"], b"+PONG\r\n");
+    // Only our two clients, once the harness's readiness probe is gone.
+    assert!(wait_for(Duration::from_secs(5), || c.cmd(&["CLIENT", "LIST"]).text().lines().count() == 2));
     for t in ["pubsub", "master", "replica", "slave"] {
         c.expect(&["CLIENT", "KILL", "TYPE", t], b":0\r\n");
     }
