@@ -8,6 +8,7 @@
 //! - [`commands`]: connection, server and introspection commands.
 //! - [`config`]: settings with Redis's names and defaults; [`logging`], [`memory`] (jemalloc statistics).
 
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;

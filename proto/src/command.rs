@@ -103,6 +103,28 @@ impl CommandSpec {
         (first..end).step_by(step)
     }
 
+    /// The indexes in `argv` that hold keys, for every command including those whose keys move with a
+    /// `numkeys` argument (`ZUNIONSTORE dest 2 a b`, `LMPOP 2 a b LEFT`). `None` when `numkeys` is not a
+    /// positive integer that fits the arguments; the command itself then reports the error.
+    pub fn keys_in(&self, argv: &[&[u8]]) -> Option<Vec<usize>> {
+        if !self.has(MOVABLE_KEYS) {
+            return Some(self.key_indexes(argv.len()).collect());
+        }
+        // (index of numkeys, fixed key before it)
+        let (numkeys_at, dest) = match self.id {
+            CommandId::ZUnionStore | CommandId::ZInterStore | CommandId::ZDiffStore => (2, Some(1)),
+            CommandId::BLMPop | CommandId::BZMPop => (2, None),
+            _ => (1, None),
+        };
+        let n = argv.get(numkeys_at).and_then(|a| crate::request::parse_i64(a))?;
+        let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
+        let first = numkeys_at + 1;
+        if first + n > argv.len() {
+            return None;
+        }
+        Some(dest.into_iter().chain(first..first + n).collect())
+    }
+
     /// The subcommand rows of a container command.
     pub fn subcommands(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
         COMMANDS.iter().filter(move |c| c.name.split_once('|').is_some_and(|(parent, _)| parent == self.name))
@@ -198,6 +220,108 @@ command_table! {
     HStrLen "hstrlen" 3 [READONLY FAST] 1 1 1 "hash" "3.2.0" "Returns the length of the value of a field.";
     HRandField "hrandfield" -2 [READONLY] 1 1 1 "hash" "6.2.0" "Returns one or more random fields from a hash.";
     HScan "hscan" -3 [READONLY] 1 1 1 "hash" "2.8.0" "Iterates over fields and values of a hash.";
+    // lists
+    LPush "lpush" -3 [WRITE DENYOOM FAST] 1 1 1 "list" "1.0.0" "Prepend one or multiple elements to a list";
+    RPush "rpush" -3 [WRITE DENYOOM FAST] 1 1 1 "list" "1.0.0" "Append one or multiple elements to a list";
+    LPushX "lpushx" -3 [WRITE DENYOOM FAST] 1 1 1 "list" "2.2.0" "Prepend an element to a list, only if the list exists";
+    RPushX "rpushx" -3 [WRITE DENYOOM FAST] 1 1 1 "list" "2.2.0" "Append an element to a list, only if the list exists";
+    LPop "lpop" -2 [WRITE FAST] 1 1 1 "list" "1.0.0" "Remove and get the first elements in a list";
+    RPop "rpop" -2 [WRITE FAST] 1 1 1 "list" "1.0.0" "Remove and get the last elements in a list";
+    LLen "llen" 2 [READONLY FAST] 1 1 1 "list" "1.0.0" "Get the length of a list";
+    LRange "lrange" 4 [READONLY] 1 1 1 "list" "1.0.0" "Get a range of elements from a list";
+    LIndex "lindex" 3 [READONLY] 1 1 1 "list" "1.0.0" "Get an element from a list by its index";
+    LSet "lset" 4 [WRITE DENYOOM] 1 1 1 "list" "1.0.0" "Set the value of an element in a list by its index";
+    LInsert "linsert" 5 [WRITE DENYOOM] 1 1 1 "list" "2.2.0" "Insert an element before or after another element in a list";
+    LRem "lrem" 4 [WRITE] 1 1 1 "list" "1.0.0" "Remove elements from a list";
+    LTrim "ltrim" 4 [WRITE] 1 1 1 "list" "1.0.0" "Trim a list to the specified range";
+    LPos "lpos" -3 [READONLY] 1 1 1 "list" "6.0.6" "Return the index of matching elements on a list";
+    LMove "lmove" 5 [WRITE DENYOOM ATOMIC_KEYS] 1 2 1 "list" "6.2.0" "Pop an element from a list, push it to another list and return it";
+    RPopLPush "rpoplpush" 3 [WRITE DENYOOM ATOMIC_KEYS] 1 2 1 "list" "1.2.0" "Remove the last element in a list, prepend it to another list and return it";
+    LMPop "lmpop" -4 [WRITE MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "list" "7.0.0" "Pop elements from a list";
+    BLPop "blpop" -3 [WRITE NOSCRIPT BLOCKING ATOMIC_KEYS] 1 -2 1 "list" "2.0.0" "Remove and get the first element in a list, or block until one is available";
+    BRPop "brpop" -3 [WRITE NOSCRIPT BLOCKING ATOMIC_KEYS] 1 -2 1 "list" "2.0.0" "Remove and get the last element in a list, or block until one is available";
+    BLMove "blmove" 6 [WRITE DENYOOM NOSCRIPT BLOCKING ATOMIC_KEYS] 1 2 1 "list" "6.2.0" "Pop an element from a list, push it to another list and return it; or block until one is available";
+    BRPopLPush "brpoplpush" 4 [WRITE DENYOOM NOSCRIPT BLOCKING ATOMIC_KEYS] 1 2 1 "list" "2.2.0" "Pop an element from a list, push it to another list and return it; or block until one is available";
+    BLMPop "blmpop" -5 [WRITE BLOCKING MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "list" "7.0.0" "Pop elements from a list, or block until one is available";
+    // sets
+    SAdd "sadd" -3 [WRITE DENYOOM FAST] 1 1 1 "set" "1.0.0" "Add one or more members to a set";
+    SRem "srem" -3 [WRITE FAST] 1 1 1 "set" "1.0.0" "Remove one or more members from a set";
+    SMembers "smembers" 2 [READONLY] 1 1 1 "set" "1.0.0" "Get all the members in a set";
+    SIsMember "sismember" 3 [READONLY FAST] 1 1 1 "set" "1.0.0" "Determine if a given value is a member of a set";
+    SMIsMember "smismember" -3 [READONLY FAST] 1 1 1 "set" "6.2.0" "Returns the membership associated with the given elements for a set";
+    SCard "scard" 2 [READONLY FAST] 1 1 1 "set" "1.0.0" "Get the number of members in a set";
+    SPop "spop" -2 [WRITE FAST] 1 1 1 "set" "1.0.0" "Remove and return one or multiple random members from a set";
+    SRandMember "srandmember" -2 [READONLY] 1 1 1 "set" "1.0.0" "Get one or multiple random members from a set";
+    SMove "smove" 4 [WRITE FAST ATOMIC_KEYS] 1 2 1 "set" "1.0.0" "Move a member from one set to another";
+    SInter "sinter" -2 [READONLY ATOMIC_KEYS] 1 -1 1 "set" "1.0.0" "Intersect multiple sets";
+    SInterCard "sintercard" -3 [READONLY MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "set" "7.0.0" "Intersect multiple sets and return the cardinality of the result";
+    SUnion "sunion" -2 [READONLY ATOMIC_KEYS] 1 -1 1 "set" "1.0.0" "Add multiple sets";
+    SDiff "sdiff" -2 [READONLY ATOMIC_KEYS] 1 -1 1 "set" "1.0.0" "Subtract multiple sets";
+    SInterStore "sinterstore" -3 [WRITE DENYOOM ATOMIC_KEYS] 1 -1 1 "set" "1.0.0" "Intersect multiple sets and store the resulting set in a key";
+    SUnionStore "sunionstore" -3 [WRITE DENYOOM ATOMIC_KEYS] 1 -1 1 "set" "1.0.0" "Add multiple sets and store the resulting set in a key";
+    SDiffStore "sdiffstore" -3 [WRITE DENYOOM ATOMIC_KEYS] 1 -1 1 "set" "1.0.0" "Subtract multiple sets and store the resulting set in a key";
+    SScan "sscan" -3 [READONLY] 1 1 1 "set" "2.8.0" "Incrementally iterate Set elements";
+    // sorted sets
+    ZAdd "zadd" -4 [WRITE DENYOOM FAST] 1 1 1 "sorted-set" "1.2.0" "Add one or more members to a sorted set, or update its score if it already exists";
+    ZIncrBy "zincrby" 4 [WRITE DENYOOM FAST] 1 1 1 "sorted-set" "1.2.0" "Increment the score of a member in a sorted set";
+    ZRem "zrem" -3 [WRITE FAST] 1 1 1 "sorted-set" "1.2.0" "Remove one or more members from a sorted set";
+    ZCard "zcard" 2 [READONLY FAST] 1 1 1 "sorted-set" "1.2.0" "Get the number of members in a sorted set";
+    ZCount "zcount" 4 [READONLY FAST] 1 1 1 "sorted-set" "2.0.0" "Count the members in a sorted set with scores within the given values";
+    ZLexCount "zlexcount" 4 [READONLY FAST] 1 1 1 "sorted-set" "2.8.9" "Count the number of members in a sorted set between a given lexicographical range";
+    ZScore "zscore" 3 [READONLY FAST] 1 1 1 "sorted-set" "1.2.0" "Get the score associated with the given member in a sorted set";
+    ZMScore "zmscore" -3 [READONLY FAST] 1 1 1 "sorted-set" "6.2.0" "Get the score associated with the given members in a sorted set";
+    ZRank "zrank" -3 [READONLY FAST] 1 1 1 "sorted-set" "2.0.0" "Determine the index of a member in a sorted set";
+    ZRevRank "zrevrank" -3 [READONLY FAST] 1 1 1 "sorted-set" "2.0.0" "Determine the index of a member in a sorted set, with scores ordered from high to low";
+    ZRange "zrange" -4 [READONLY] 1 1 1 "sorted-set" "1.2.0" "Return a range of members in a sorted set";
+    ZRangeByScore "zrangebyscore" -4 [READONLY] 1 1 1 "sorted-set" "1.0.5" "Return a range of members in a sorted set, by score";
+    ZRevRangeByScore "zrevrangebyscore" -4 [READONLY] 1 1 1 "sorted-set" "2.2.0" "Return a range of members in a sorted set, by score, with scores ordered from high to low";
+    ZRangeByLex "zrangebylex" -4 [READONLY] 1 1 1 "sorted-set" "2.8.9" "Return a range of members in a sorted set, by lexicographical range";
+    ZRevRangeByLex "zrevrangebylex" -4 [READONLY] 1 1 1 "sorted-set" "2.8.9" "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.";
+    ZRevRange "zrevrange" -4 [READONLY] 1 1 1 "sorted-set" "1.2.0" "Return a range of members in a sorted set, by index, with scores ordered from high to low";
+    ZRangeStore "zrangestore" -5 [WRITE DENYOOM ATOMIC_KEYS] 1 2 1 "sorted-set" "6.2.0" "Store a range of members from sorted set into another key";
+    ZRemRangeByRank "zremrangebyrank" 4 [WRITE] 1 1 1 "sorted-set" "2.0.0" "Remove all members in a sorted set within the given indexes";
+    ZRemRangeByScore "zremrangebyscore" 4 [WRITE] 1 1 1 "sorted-set" "1.2.0" "Remove all members in a sorted set within the given scores";
+    ZRemRangeByLex "zremrangebylex" 4 [WRITE] 1 1 1 "sorted-set" "2.8.9" "Remove all members in a sorted set between the given lexicographical range";
+    ZPopMin "zpopmin" -2 [WRITE FAST] 1 1 1 "sorted-set" "5.0.0" "Remove and return members with the lowest scores in a sorted set";
+    ZPopMax "zpopmax" -2 [WRITE FAST] 1 1 1 "sorted-set" "5.0.0" "Remove and return members with the highest scores in a sorted set";
+    BZPopMin "bzpopmin" -3 [WRITE NOSCRIPT BLOCKING FAST ATOMIC_KEYS] 1 -2 1 "sorted-set" "5.0.0" "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available";
+    BZPopMax "bzpopmax" -3 [WRITE NOSCRIPT BLOCKING FAST ATOMIC_KEYS] 1 -2 1 "sorted-set" "5.0.0" "Remove and return the member with the highest score from one or more sorted sets, or block until one is available";
+    ZMPop "zmpop" -4 [WRITE MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "sorted-set" "7.0.0" "Remove and return members with scores in a sorted set";
+    BZMPop "bzmpop" -5 [WRITE BLOCKING MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "sorted-set" "7.0.0" "Remove and return members with scores in a sorted set or block until one is available";
+    ZUnion "zunion" -3 [READONLY MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "sorted-set" "6.2.0" "Add multiple sorted sets";
+    ZInter "zinter" -3 [READONLY MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "sorted-set" "6.2.0" "Intersect multiple sorted sets";
+    ZDiff "zdiff" -3 [READONLY MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "sorted-set" "6.2.0" "Subtract multiple sorted sets";
+    ZUnionStore "zunionstore" -4 [WRITE DENYOOM MOVABLE_KEYS ATOMIC_KEYS] 1 1 1 "sorted-set" "2.0.0" "Add multiple sorted sets and store the resulting sorted set in a new key";
+    ZInterStore "zinterstore" -4 [WRITE DENYOOM MOVABLE_KEYS ATOMIC_KEYS] 1 1 1 "sorted-set" "2.0.0" "Intersect multiple sorted sets and store the resulting sorted set in a new key";
+    ZDiffStore "zdiffstore" -4 [WRITE DENYOOM MOVABLE_KEYS ATOMIC_KEYS] 1 1 1 "sorted-set" "6.2.0" "Subtract multiple sorted sets and store the resulting sorted set in a new key";
+    ZInterCard "zintercard" -3 [READONLY MOVABLE_KEYS ATOMIC_KEYS] 0 0 0 "sorted-set" "7.0.0" "Intersect multiple sorted sets and return the cardinality of the result";
+    ZRandMember "zrandmember" -2 [READONLY] 1 1 1 "sorted-set" "6.2.0" "Get one or multiple random elements from a sorted set";
+    ZScan "zscan" -3 [READONLY] 1 1 1 "sorted-set" "2.8.0" "Incrementally iterate sorted sets elements and associated scores";
+    // transactions
+    Multi "multi" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] 0 0 0 "transactions" "1.2.0" "Mark the start of a transaction block";
+    Exec "exec" 1 [NOSCRIPT LOADING STALE] 0 0 0 "transactions" "1.2.0" "Execute all commands issued after MULTI";
+    Discard "discard" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] 0 0 0 "transactions" "2.0.0" "Discard all commands issued after MULTI";
+    Watch "watch" -2 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY ATOMIC_KEYS] 1 -1 1 "transactions" "2.2.0" "Watch the given keys to determine execution of the MULTI/EXEC block";
+    Unwatch "unwatch" 1 [NOSCRIPT LOADING STALE FAST ALLOW_BUSY] 0 0 0 "transactions" "2.2.0" "Forget about all watched keys";
+    // pub/sub
+    Subscribe "subscribe" -2 [PUBSUB NOSCRIPT LOADING STALE] 0 0 0 "pubsub" "2.0.0" "Listen for messages published to the given channels";
+    Unsubscribe "unsubscribe" -1 [PUBSUB NOSCRIPT LOADING STALE] 0 0 0 "pubsub" "2.0.0" "Stop listening for messages posted to the given channels";
+    PSubscribe "psubscribe" -2 [PUBSUB NOSCRIPT LOADING STALE] 0 0 0 "pubsub" "2.0.0" "Listen for messages published to channels matching the given patterns";
+    PUnsubscribe "punsubscribe" -1 [PUBSUB NOSCRIPT LOADING STALE] 0 0 0 "pubsub" "2.0.0" "Stop listening for messages posted to channels matching the given patterns";
+    Publish "publish" 3 [PUBSUB LOADING STALE FAST] 0 0 0 "pubsub" "2.0.0" "Post a message to a channel";
+    PubSub "pubsub" -2 [CONTAINER] 0 0 0 "pubsub" "2.8.0" "A container for Pub/Sub commands";
+    PubSubChannels "pubsub|channels" -2 [PUBSUB LOADING STALE] 0 0 0 "pubsub" "2.8.0" "List active channels";
+    PubSubNumSub "pubsub|numsub" -2 [PUBSUB LOADING STALE] 0 0 0 "pubsub" "2.8.0" "Get the count of subscribers for channels";
+    PubSubNumPat "pubsub|numpat" 2 [PUBSUB LOADING STALE] 0 0 0 "pubsub" "2.8.0" "Get the count of unique patterns pattern subscriptions";
+    PubSubShardChannels "pubsub|shardchannels" -2 [PUBSUB LOADING STALE] 0 0 0 "pubsub" "7.0.0" "List active shard channels";
+    PubSubShardNumSub "pubsub|shardnumsub" -2 [PUBSUB LOADING STALE] 0 0 0 "pubsub" "7.0.0" "Get the count of subscribers for shard channels";
+    PubSubHelp "pubsub|help" 2 [LOADING STALE] 0 0 0 "pubsub" "6.2.0" "Show helpful text about the different subcommands";
+    SSubscribe "ssubscribe" -2 [PUBSUB NOSCRIPT LOADING STALE ATOMIC_KEYS] 1 -1 1 "pubsub" "7.0.0" "Listen for messages published to the given shard channels";
+    SUnsubscribe "sunsubscribe" -1 [PUBSUB NOSCRIPT LOADING STALE ATOMIC_KEYS] 1 -1 1 "pubsub" "7.0.0" "Stop listening for messages posted to the given shard channels";
+    SPublish "spublish" 3 [PUBSUB LOADING STALE FAST] 1 1 1 "pubsub" "7.0.0" "Post a message to a shard channel";
+    // dump
+    Dump "dump" 2 [READONLY] 1 1 1 "generic" "2.6.0" "Return a serialized version of the value stored at the specified key.";
+    Restore "restore" -4 [WRITE DENYOOM] 1 1 1 "generic" "2.6.0" "Create a key using the provided serialized value, previously obtained using DUMP.";
     // connection
     Ping "ping" -1 [FAST] 0 0 0 "connection" "1.0.0" "Returns the server's liveliness response.";
     Echo "echo" 2 [FAST] 0 0 0 "connection" "1.0.0" "Returns the given string.";
@@ -328,6 +452,13 @@ mod tests {
         assert_eq!(keys(b"rename", 3), vec![1, 2]);
         assert_eq!(keys(b"ping", 1), Vec::<usize>::new());
         assert_eq!(keys(b"set", 5), vec![1]);
+        let moving = |argv: &[&[u8]]| lookup(argv[0]).unwrap().keys_in(argv);
+        assert_eq!(moving(&[b"zunionstore", b"d", b"2", b"a", b"b"]), Some(vec![1, 3, 4]));
+        assert_eq!(moving(&[b"lmpop", b"2", b"a", b"b", b"LEFT"]), Some(vec![2, 3]));
+        assert_eq!(moving(&[b"blmpop", b"0", b"1", b"a", b"LEFT"]), Some(vec![3]));
+        assert_eq!(moving(&[b"zinter", b"3", b"a", b"b"]), None);
+        assert_eq!(moving(&[b"zinter", b"0", b"a"]), None);
+        assert_eq!(moving(&[b"get", b"k"]), Some(vec![1]));
     }
 
     #[test]

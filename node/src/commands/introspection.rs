@@ -224,7 +224,12 @@ pub fn command_getkeys(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     if !spec.arity_ok(argv.len()) {
         return Err(CmdError::Static("ERR Invalid number of arguments specified for command"));
     }
-    let keys: Vec<&[u8]> = spec.key_indexes(argv.len()).filter_map(|i| argv.get(i).copied()).collect();
+    let keys: Vec<&[u8]> = spec
+        .keys_in(argv)
+        .ok_or(CmdError::Static("ERR Invalid arguments specified for command"))?
+        .into_iter()
+        .filter_map(|i| argv.get(i).copied())
+        .collect();
     if keys.is_empty() {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }

@@ -5,6 +5,9 @@
 //! lookup touches the box and one byte buffer.
 
 use crate::types::hash::Hash;
+use crate::types::list::List;
+use crate::types::set::Set;
+use crate::types::zset::Zset;
 use thin_vec::ThinVec;
 
 /// Bytes of key plus value that an inline entry holds.
@@ -56,6 +59,22 @@ pub enum Value {
     /// A string: its bytes follow the key in `Boxed::bytes`.
     Str,
     Hash(Box<Hash>),
+    List(Box<List>),
+    Set(Box<Set>),
+    Zset(Box<Zset>),
+}
+
+impl Value {
+    /// A copy of a collection value (`Str` has its bytes elsewhere and copies as `Str`).
+    fn duplicate(&self) -> Value {
+        match self {
+            Value::Str => Value::Str,
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::Zset(z) => Value::Zset(z.clone()),
+        }
+    }
 }
 
 /// The kind of a value, as `TYPE` names it.
@@ -63,6 +82,9 @@ pub enum Value {
 pub enum Kind {
     String,
     Hash,
+    List,
+    Set,
+    Zset,
 }
 
 impl Kind {
@@ -70,9 +92,45 @@ impl Kind {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::Zset => "zset",
         }
     }
 }
+
+/// Typed access to the collection inside an entry: `entry.as_::<List>()`.
+pub trait Collection: Sized {
+    fn wrap(self) -> Value;
+    fn get(v: &Value) -> Option<&Self>;
+    fn get_mut(v: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! collection {
+    ($ty:ident) => {
+        impl Collection for $ty {
+            fn wrap(self) -> Value {
+                Value::$ty(Box::new(self))
+            }
+            fn get(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$ty(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn get_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$ty(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+collection!(Hash);
+collection!(List);
+collection!(Set);
+collection!(Zset);
 
 impl Entry {
     /// A string entry, inline when it fits and no expiry is wanted.
@@ -107,13 +165,39 @@ impl Entry {
     }
 
     pub fn hash(key: &[u8], hash: Hash, expire_at: i64) -> Entry {
-        Entry::Boxed(Box::new(Boxed {
-            expire_at,
-            key_len: key.len(),
-            raw: false,
-            bytes: key.to_vec(),
-            value: Value::Hash(Box::new(hash)),
-        }))
+        Entry::collection(key, hash, expire_at)
+    }
+
+    /// An entry holding a hash, list, set or sorted set.
+    pub fn collection<C: Collection>(key: &[u8], value: C, expire_at: i64) -> Entry {
+        Entry::with_value(key, value.wrap(), expire_at)
+    }
+
+    fn with_value(key: &[u8], value: Value, expire_at: i64) -> Entry {
+        Entry::Boxed(Box::new(Boxed { expire_at, key_len: key.len(), raw: false, bytes: key.to_vec(), value }))
+    }
+
+    /// The collection of type `C` in this entry, if that is what it holds.
+    pub fn as_<C: Collection>(&self) -> Option<&C> {
+        match self {
+            Entry::Boxed(b) => C::get(&b.value),
+            _ => None,
+        }
+    }
+
+    pub fn as_mut_<C: Collection>(&mut self) -> Option<&mut C> {
+        match self {
+            Entry::Boxed(b) => C::get_mut(&mut b.value),
+            _ => None,
+        }
+    }
+
+    /// The value, for code that handles every type (`DUMP`, `OBJECT ENCODING`, persistence).
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Entry::Boxed(b) => Some(&b.value),
+            _ => None,
+        }
     }
 
     pub fn key(&self) -> &[u8] {
@@ -137,6 +221,9 @@ impl Entry {
             Entry::Boxed(b) => match b.value {
                 Value::Str => Kind::String,
                 Value::Hash(_) => Kind::Hash,
+                Value::List(_) => Kind::List,
+                Value::Set(_) => Kind::Set,
+                Value::Zset(_) => Kind::Zset,
             },
         }
     }
@@ -157,23 +244,11 @@ impl Entry {
     }
 
     pub fn as_hash(&self) -> Option<&Hash> {
-        match self {
-            Entry::Boxed(b) => match &b.value {
-                Value::Hash(h) => Some(h),
-                _ => None,
-            },
-            _ => None,
-        }
+        self.as_()
     }
 
     pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
-        match self {
-            Entry::Boxed(b) => match &mut b.value {
-                Value::Hash(h) => Some(h),
-                _ => None,
-            },
-            _ => None,
-        }
+        self.as_mut_()
     }
 
     /// Whether a string was modified in place (`OBJECT ENCODING` says `raw`).
@@ -242,9 +317,9 @@ impl Entry {
 
     /// A copy of this entry's value and expiry under another key (`RENAME`, `COPY`).
     pub fn renamed(&self, key: &[u8]) -> Entry {
-        let mut e = match self.as_hash() {
-            Some(h) => Entry::hash(key, h.clone(), self.expire_at()),
-            None => Entry::string(key, self.as_str().unwrap_or_default(), self.expire_at()),
+        let mut e = match self.value() {
+            Some(v) if !matches!(v, Value::Str) => Entry::with_value(key, v.duplicate(), self.expire_at()),
+            _ => Entry::string(key, self.as_str().unwrap_or_default(), self.expire_at()),
         };
         e.set_raw(self.is_raw());
         e

@@ -1,7 +1,7 @@
 //! Generic key commands: deletion, existence, type, expiry, renaming, copying and iteration.
 
 use super::{cursor_arg, int_arg, is, scan_opts};
-use crate::db::entry::Entry;
+use crate::db::entry::{Entry, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::server::Ctx;
@@ -265,9 +265,12 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
 
 pub fn object_encoding(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
-    let enc = ctx.srv.db.get(key(a, 2), now).map(|e| match (e.as_str(), e.as_hash()) {
+    let enc = ctx.srv.db.get(key(a, 2), now).map(|e| match (e.as_str(), e.value()) {
         (Some(s), _) => super::string::encoding(s, e.is_raw()),
-        (_, Some(h)) => h.encoding(),
+        (_, Some(Value::Hash(h))) => h.encoding(),
+        (_, Some(Value::List(l))) => l.encoding(),
+        (_, Some(Value::Set(s))) => s.encoding(),
+        (_, Some(Value::Zset(z))) => z.encoding(),
         _ => "unknown",
     });
     match enc {

@@ -1,9 +1,14 @@
 //! Commands by data type: plain functions over the keyspace that parse their arguments, do the work and
 //! write the reply, returning a `CmdError` for the dispatcher to write.
 
+pub mod dump;
 pub mod hash;
 pub mod keys;
+pub mod list;
+pub mod pack;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::error::CmdError;
 use slotkv_proto::request::parse_i64;
@@ -65,6 +70,22 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     }
     let v = v * 2f64.powi(exp);
     Some(if neg { -v } else { v })
+}
+
+/// The timeout of a blocking command, in seconds with decimals (`0.5`), as a deadline in Unix ms: 0 for
+/// none (a timeout of 0 blocks forever). Errors as Redis words them.
+pub fn timeout_arg(a: &[u8], now: i64) -> Result<i64, CmdError> {
+    let secs = parse_float(a).ok_or(CmdError::Static("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    // Redis converts to a 64-bit integer first, so infinities and huge values come out negative.
+    if ms < 0.0 || ms >= i64::MAX as f64 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
+    let ms = ms as i64;
+    if ms == 0 {
+        return Ok(0);
+    }
+    now.checked_add(ms).ok_or(CmdError::Static("ERR timeout is out of range"))
 }
 
 /// Case-insensitive keyword comparison.
