@@ -121,6 +121,55 @@ pub const SETTINGS: &[Setting] = &[
         "...and fields and values up to this many bytes.",
     ),
     s(
+        "list-max-listpack-size",
+        "-2",
+        Check::Int(i32::MIN as i64, i32::MAX as i64),
+        true,
+        "Size of each packed list node: positive, at most this many elements; -1..-5, at most 4/8/16/32/64 KB.",
+    ),
+    s(
+        "list-compress-depth",
+        "0",
+        Check::Int(0, 0),
+        false,
+        "List node compression: not supported, so 0 (off) only.",
+    ),
+    s(
+        "set-max-intset-entries",
+        "512",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Sets of integers only, up to this many members, use the intset encoding.",
+    ),
+    s(
+        "set-max-listpack-entries",
+        "128",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Other sets up to this many members use the compact encoding.",
+    ),
+    s(
+        "set-max-listpack-value",
+        "64",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "...and members up to this many bytes.",
+    ),
+    s(
+        "zset-max-listpack-entries",
+        "128",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Sorted sets up to this many members use the compact encoding.",
+    ),
+    s(
+        "zset-max-listpack-value",
+        "64",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "...and members up to this many bytes.",
+    ),
+    s(
         "save",
         "",
         Check::Save,
@@ -213,6 +262,9 @@ fn setting(name: &str) -> Option<&'static Setting> {
 const ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
 ];
 
 /// Parses a memory size the way Redis's `memtoull` does: `1k` is 1000, `1kb` is 1024, likewise m/mb, g/gb.
@@ -317,6 +369,12 @@ pub struct Config {
     pub client_query_buffer_limit: usize,
     pub hash_max_entries: usize,
     pub hash_max_value: usize,
+    pub list_max_listpack_size: i64,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     /// The config file the node started from, for `INFO` (`config_file`).
     pub config_file: Option<String>,
 }
@@ -346,6 +404,12 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             hash_max_entries: 0,
             hash_max_value: 0,
+            list_max_listpack_size: 0,
+            set_max_intset_entries: 0,
+            set_max_listpack_entries: 0,
+            set_max_listpack_value: 0,
+            zset_max_listpack_entries: 0,
+            zset_max_listpack_value: 0,
             config_file: None,
         };
         c.refresh();
@@ -513,6 +577,13 @@ impl Config {
         self.client_query_buffer_limit = self.num("client-query-buffer-limit") as usize;
         self.hash_max_entries = self.num("hash-max-listpack-entries") as usize;
         self.hash_max_value = self.num("hash-max-listpack-value") as usize;
+        self.list_max_listpack_size =
+            self.get("list-max-listpack-size").and_then(|v| v.parse().ok()).unwrap_or(-2);
+        self.set_max_intset_entries = self.num("set-max-intset-entries") as usize;
+        self.set_max_listpack_entries = self.num("set-max-listpack-entries") as usize;
+        self.set_max_listpack_value = self.num("set-max-listpack-value") as usize;
+        self.zset_max_listpack_entries = self.num("zset-max-listpack-entries") as usize;
+        self.zset_max_listpack_value = self.num("zset-max-listpack-value") as usize;
     }
 }
 

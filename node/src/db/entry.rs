@@ -174,7 +174,13 @@ impl Entry {
     }
 
     fn with_value(key: &[u8], value: Value, expire_at: i64) -> Entry {
-        Entry::Boxed(Box::new(Boxed { expire_at, key_len: key.len(), raw: false, bytes: key.to_vec(), value }))
+        Entry::Boxed(Box::new(Boxed {
+            expire_at,
+            key_len: key.len(),
+            raw: false,
+            bytes: key.to_vec(),
+            value,
+        }))
     }
 
     /// The collection of type `C` in this entry, if that is what it holds.

@@ -318,7 +318,10 @@ mod tests {
         assert_eq!(p.get(at).unwrap().0, b"c");
         p.replace_at(at, b"CCC").unwrap();
         p.insert_at(p.offset_of(1).unwrap(), b"ab");
-        assert_eq!(items(&p), vec![b"a".to_vec(), b"ab".to_vec(), b"b".to_vec(), b"CCC".to_vec(), b"d".to_vec()]);
+        assert_eq!(
+            items(&p),
+            vec![b"a".to_vec(), b"ab".to_vec(), b"b".to_vec(), b"CCC".to_vec(), b"d".to_vec()]
+        );
         p.remove_at(p.find(b"b").unwrap());
         p.remove_range(0, 2);
         assert_eq!(items(&p), vec![b"CCC".to_vec(), b"d".to_vec()]);
