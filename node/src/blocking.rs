@@ -2,11 +2,16 @@
 //! keys until one of them is written or its timeout passes.
 //!
 //! A blocking command's handler first tries to serve itself like its non-blocking twin; when every key is
-//! empty it calls [`block`]. Woken up, the client runs the same command again, so the serving logic lives
-//! in one place, in the type's module.
+//! empty it calls [`block`]. The client is then queued on each of its keys (first blocked, first served)
+//! and stops reading commands. When a list or sorted set appears under a key someone waits on,
+//! [`crate::db::Db::insert`] notes the key as ready; after the command that did it (after the whole of
+//! `EXEC` for a transaction), [`serve_ready`] runs each waiting client's command again, in queue order,
+//! until the key is empty again. A client served that way is unblocked and its pipelined input resumes.
 
+use crate::client::{Blocked, ClientState};
+use crate::dispatch;
 use crate::error::CmdResult;
-use crate::server::Ctx;
+use crate::server::{Ctx, Server};
 
 /// What a blocked command replies when its timeout passes: `BLPOP`, `BZPOPMIN`, `BLMPOP` and `BZMPOP` send a
 /// null array, `BLMOVE` and `BRPOPLPUSH` a null bulk string.
@@ -17,16 +22,117 @@ pub enum OnTimeout {
 }
 
 /// Blocks the client on `keys` until one of them is written or `deadline` (Unix ms, 0 for never) passes.
-/// Inside `MULTI` a client cannot block: the timeout reply is written at once, as Redis does.
+/// Inside `MULTI` a client cannot block: the timeout reply is written at once, as Redis does. The
+/// dispatcher fills in the command to run again ([`Blocked::argv`]) once the handler returns.
 pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: i64, on_timeout: OnTimeout) -> CmdResult {
-    let _ = (keys, deadline);
-    timeout_reply(ctx, on_timeout);
+    if ctx.me.retrying {
+        ctx.me.still_blocked = true;
+        return Ok(());
+    }
+    if ctx.me.in_exec || ctx.me.multi.is_some() {
+        timeout_reply(ctx.me, on_timeout);
+        return Ok(());
+    }
+    let token = ctx.me.token;
+    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+    for key in keys {
+        // A key named twice (`BLPOP a a 0`) waits once.
+        if owned.iter().any(|k| k == key) {
+            continue;
+        }
+        owned.push(key.to_vec());
+        ctx.srv.waiters.entry(key.to_vec()).or_default().push_back(token);
+        if !ctx.srv.db.wanted.contains(*key) {
+            ctx.srv.db.wanted.insert(key.to_vec());
+        }
+    }
+    if deadline != 0 {
+        ctx.srv.deadlines.insert((deadline, token));
+    }
+    ctx.me.blocked = Some(Blocked { argv: Vec::new(), keys: owned, deadline, on_timeout });
     Ok(())
 }
 
-fn timeout_reply(ctx: &mut Ctx, on_timeout: OnTimeout) {
+fn timeout_reply(me: &mut ClientState, on_timeout: OnTimeout) {
     match on_timeout {
-        OnTimeout::NullArray => ctx.me.out.null_array(),
-        OnTimeout::NullBulk => ctx.me.out.null(),
+        OnTimeout::NullArray => me.out.null_array(),
+        OnTimeout::NullBulk => me.out.null(),
     }
+}
+
+/// Takes the client off every queue it waits in.
+pub fn unblock(srv: &mut Server, me: &mut ClientState) {
+    let Some(b) = me.blocked.take() else { return };
+    for key in &b.keys {
+        if let Some(queue) = srv.waiters.get_mut(key) {
+            queue.retain(|&t| t != me.token);
+            if queue.is_empty() {
+                srv.waiters.remove(key);
+                srv.db.wanted.remove(key);
+            }
+        }
+    }
+    if b.deadline != 0 {
+        srv.deadlines.remove(&(b.deadline, me.token));
+    }
+}
+
+/// Serves the clients waiting on keys that became ready, until none is left (a served `BLMOVE` may make
+/// its destination ready in turn).
+pub fn serve_ready(srv: &mut Server, now: i64) {
+    while !srv.db.ready.is_empty() {
+        for key in std::mem::take(&mut srv.db.ready) {
+            serve_key(srv, &key, now);
+        }
+    }
+}
+
+fn serve_key(srv: &mut Server, key: &[u8], now: i64) {
+    let Some(queue) = srv.waiters.get(key) else { return };
+    let tokens: Vec<usize> = queue.iter().copied().collect();
+    for token in tokens {
+        if srv.db.peek(key, now).is_none() {
+            break;
+        }
+        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
+        if let Some(argv) = client.state.blocked.as_ref().map(|b| b.argv.clone()) {
+            let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            client.state.retrying = true;
+            client.state.still_blocked = false;
+            let mut ctx = Ctx { srv: &mut *srv, me: &mut client.state, now };
+            dispatch::execute(&mut ctx, &refs);
+            client.state.retrying = false;
+            if !client.state.still_blocked {
+                unblock(srv, &mut client.state);
+                srv.wake.push(token);
+            }
+        }
+        if let Some(slot) = srv.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+    }
+}
+
+/// Answers the blocked clients whose timeout has passed.
+pub fn expire_timeouts(srv: &mut Server, now: i64) {
+    while let Some(&(deadline, token)) = srv.deadlines.first() {
+        if deadline > now {
+            break;
+        }
+        srv.deadlines.pop_first();
+        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
+        if let Some(on_timeout) = client.state.blocked.as_ref().map(|b| b.on_timeout) {
+            timeout_reply(&mut client.state, on_timeout);
+            unblock(srv, &mut client.state);
+            srv.wake.push(token);
+        }
+        if let Some(slot) = srv.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+    }
+}
+
+/// The earliest timeout of a blocked client, for the event loop's sleep.
+pub fn next_deadline(srv: &Server) -> Option<i64> {
+    srv.deadlines.first().map(|(d, _)| *d)
 }

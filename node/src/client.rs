@@ -2,7 +2,42 @@
 
 use mio::net::TcpStream;
 use slotkv_proto::{Args, Out};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+
+/// A transaction being queued (`MULTI` ... `EXEC`).
+#[derive(Default, Debug)]
+pub struct Multi {
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queueing: `EXEC` answers `EXECABORT`.
+    pub failed: bool,
+}
+
+/// What a blocked client waits for (see [`crate::blocking`]).
+#[derive(Debug)]
+pub struct Blocked {
+    /// The command, run again when a key it waits on is written.
+    pub argv: Vec<Vec<u8>>,
+    pub keys: Vec<Vec<u8>>,
+    /// Unix ms; 0 for never.
+    pub deadline: i64,
+    pub on_timeout: crate::blocking::OnTimeout,
+}
+
+/// Pub/sub subscriptions of a client.
+#[derive(Default, Debug)]
+pub struct Subscriptions {
+    pub channels: BTreeSet<Vec<u8>>,
+    pub patterns: BTreeSet<Vec<u8>>,
+    pub shard_channels: BTreeSet<Vec<u8>>,
+}
+
+impl Subscriptions {
+    /// Whether the client is in subscriber mode (in RESP2 it may then only (un)subscribe, ping, quit, reset).
+    pub fn any(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+    }
+}
 
 /// What the event loop needs to move bytes.
 pub struct Io {
@@ -41,6 +76,21 @@ pub struct ClientState {
     pub no_touch: bool,
     /// Bytes of input buffered, for `CLIENT LIST` (`qbuf`).
     pub qbuf: usize,
+    pub multi: Option<Multi>,
+    /// Running the commands of `EXEC`: blocking commands do not block.
+    pub in_exec: bool,
+    /// Watched keys, each with whether it existed when watched.
+    pub watched: Vec<(Vec<u8>, bool)>,
+    /// A watched key was changed: the next `EXEC` fails.
+    pub watch_dirty: bool,
+    pub blocked: Option<Blocked>,
+    /// Set while a woken blocked command runs again; `block` then reports that it is still blocked
+    /// through `still_blocked` instead of blocking anew.
+    pub retrying: bool,
+    pub still_blocked: bool,
+    pub subs: Subscriptions,
+    /// Since when (Unix ms) the output has been over the soft limit of its class; 0: it is not.
+    pub soft_limit_since: i64,
 }
 
 impl ClientState {
@@ -71,7 +121,37 @@ impl ClientState {
             no_evict: false,
             no_touch: false,
             qbuf: 0,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            watch_dirty: false,
+            blocked: None,
+            retrying: false,
+            still_blocked: false,
+            subs: Subscriptions::default(),
+            soft_limit_since: 0,
         }
+    }
+
+    /// The `flags=` of `CLIENT LIST`: b blocked, P subscriber, x in MULTI, d watched key changed, N none.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.blocked.is_some() {
+            f.push('b');
+        }
+        if self.watch_dirty {
+            f.push('d');
+        }
+        if self.subs.any() {
+            f.push('P');
+        }
+        if self.multi.is_some() {
+            f.push('x');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
     }
 
     /// One `CLIENT LIST` / `CLIENT INFO` line, with Redis 7.2's fields.
@@ -79,7 +159,7 @@ impl ClientState {
         let lossy =
             |b: &Option<Vec<u8>>| b.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} \
              qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -89,6 +169,11 @@ impl ClientState {
             lossy(&self.name),
             (now - self.created_ms).max(0) / 1000,
             (now - self.last_ms).max(0) / 1000,
+            self.flags(),
+            self.subs.channels.len(),
+            self.subs.patterns.len(),
+            self.subs.shard_channels.len(),
+            self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
             self.qbuf,
             self.out.buf.len(),
             self.last_cmd,

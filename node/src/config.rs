@@ -23,6 +23,8 @@ pub enum Check {
     Str,
     /// `save` rules: pairs of seconds and changes, or empty.
     Save,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft seconds>` groups.
+    OutputLimits,
 }
 
 pub struct Setting {
@@ -119,6 +121,13 @@ pub const SETTINGS: &[Setting] = &[
         Check::Int(0, i32::MAX as i64),
         true,
         "...and fields and values up to this many bytes.",
+    ),
+    s(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Check::OutputLimits,
+        true,
+        "Per class (normal, replica, pubsub): close a client whose unsent output passes the hard limit, or stays over the soft limit for the seconds given; 0 disables.",
     ),
     s(
         "list-max-listpack-size",
@@ -319,6 +328,12 @@ fn canonical(set: &Setting, value: &str) -> Result<String, String> {
             }
         }
         Check::Str => Ok(value.into()),
+        Check::OutputLimits => output_limits(value).map(|l| {
+            l.iter()
+                .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_secs))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         Check::Save => {
             let parts: Vec<&str> = value.split_whitespace().collect();
             if parts.is_empty() {
@@ -330,6 +345,43 @@ fn canonical(set: &Setting, value: &str) -> Result<String, String> {
             }
         }
     }
+}
+
+/// Output buffer limits of one client class, in bytes; 0 disables a limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+const OUTPUT_LIMITS_DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+
+/// Reads `client-output-buffer-limit`: the classes given replace those of the default, as Redis's
+/// `CONFIG SET` replaces only the classes it names. `replica` is spelled `slave` in the canonical form.
+fn output_limits(value: &str) -> Result<Vec<(&'static str, OutputLimit)>, String> {
+    let parse = |v: &str| parse_memory(v).ok_or_else(|| "Invalid hard or soft limit in buffer limit configuration".to_string());
+    let mut limits: Vec<(&'static str, OutputLimit)> = Vec::new();
+    let words: Vec<&str> = OUTPUT_LIMITS_DEFAULT.split(' ').chain(value.split_whitespace()).collect();
+    if !value.split_whitespace().count().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    for group in words.chunks(4) {
+        let [class, hard, soft, secs] = group else { continue };
+        let class = match class.to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let secs = secs.parse::<u64>().map_err(|_| "Invalid soft limit seconds in buffer limit configuration".to_string())?;
+        let limit = OutputLimit { hard: parse(hard)?, soft: parse(soft)?, soft_secs: secs };
+        match limits.iter_mut().find(|(c, _)| *c == class) {
+            Some(slot) => slot.1 = limit,
+            None => limits.push((class, limit)),
+        }
+    }
+    Ok(limits)
 }
 
 /// A config-file value: quoted when empty or containing spaces or quotes.
@@ -370,6 +422,8 @@ pub struct Config {
     pub hash_max_entries: usize,
     pub hash_max_value: usize,
     pub list_max_listpack_size: i64,
+    pub output_limit_normal: OutputLimit,
+    pub output_limit_pubsub: OutputLimit,
     pub set_max_intset_entries: usize,
     pub set_max_listpack_entries: usize,
     pub set_max_listpack_value: usize,
@@ -405,6 +459,8 @@ impl Default for Config {
             hash_max_entries: 0,
             hash_max_value: 0,
             list_max_listpack_size: 0,
+            output_limit_normal: OutputLimit::default(),
+            output_limit_pubsub: OutputLimit::default(),
             set_max_intset_entries: 0,
             set_max_listpack_entries: 0,
             set_max_listpack_value: 0,
@@ -579,6 +635,10 @@ impl Config {
         self.hash_max_value = self.num("hash-max-listpack-value") as usize;
         self.list_max_listpack_size =
             self.get("list-max-listpack-size").and_then(|v| v.parse().ok()).unwrap_or(-2);
+        let limits = output_limits(self.get("client-output-buffer-limit").unwrap_or_default()).unwrap_or_default();
+        let limit = |class| limits.iter().find(|(c, _)| *c == class).map(|(_, l)| *l).unwrap_or_default();
+        self.output_limit_normal = limit("normal");
+        self.output_limit_pubsub = limit("pubsub");
         self.set_max_intset_entries = self.num("set-max-intset-entries") as usize;
         self.set_max_listpack_entries = self.num("set-max-listpack-entries") as usize;
         self.set_max_listpack_value = self.num("set-max-listpack-value") as usize;

@@ -8,7 +8,7 @@ use crate::types::{dump, hash, keys, list, set, string, zset};
 use slotkv_proto::command::flags;
 use slotkv_proto::{lookup, lookup_sub, CommandId, CommandSpec};
 
-/// Runs one command and writes its reply into the client's output.
+/// Runs one command and writes its reply into the client's output; inside `MULTI`, queues it instead.
 pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(name) = argv.first() else { return };
     ctx.srv.stats.commands_processed += 1;
@@ -17,27 +17,48 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(spec) => {
             ctx.me.last_cmd = spec.name;
             let index = spec.id as usize;
-            match admit(ctx, spec) {
+            let checked = admit(ctx, spec);
+            if checked.is_err() {
+                ctx.srv.stats.command(index).rejected_calls += 1;
+            }
+            match checked {
                 Err(e) => {
-                    ctx.srv.stats.command(index).rejected_calls += 1;
+                    multi::refuse(ctx);
                     Err(e)
                 }
-                Ok(()) => {
-                    ctx.srv.stats.command(index).calls += 1;
-                    let result = run(ctx, spec.id, argv);
-                    if result.is_err() {
-                        ctx.srv.stats.command(index).failed_calls += 1;
-                    }
-                    result
-                }
+                Ok(()) if ctx.me.multi.is_some() && !multi::runs_at_once(spec.id) => multi::queue(ctx, spec, argv),
+                Ok(()) => call(ctx, spec, argv),
             }
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            multi::refuse(ctx);
+            Err(e)
+        }
     };
     if let Err(e) = result {
         ctx.srv.stats.count_error(e.text());
         ctx.me.out.error(e.text());
     }
+    // A command that just blocked: keep it to run again when woken.
+    if let Some(b) = ctx.me.blocked.as_mut().filter(|b| b.argv.is_empty()) {
+        b.argv = argv.iter().map(|a| a.to_vec()).collect();
+    }
+}
+
+/// Runs an admitted command (also each command of `EXEC`) and tells `WATCH`ing clients of the keys it
+/// changed.
+pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
+    let index = spec.id as usize;
+    ctx.srv.stats.command(index).calls += 1;
+    let dirty = ctx.srv.db.dirty;
+    let result = run(ctx, spec.id, argv);
+    if result.is_err() {
+        ctx.srv.stats.command(index).failed_calls += 1;
+    }
+    if ctx.srv.db.dirty != dirty && !ctx.srv.watchers.is_empty() {
+        multi::touch_keys(ctx, spec, argv);
+    }
+    result
 }
 
 /// Finds the table row for `argv`, descending into subcommands; unknown names and wrong arity are errors.
@@ -71,10 +92,20 @@ fn unknown_command(argv: &[&[u8]]) -> CmdError {
     CmdError::Msg(format!("ERR unknown command '{name}', with args beginning with: {args}"))
 }
 
-/// The checks before a command runs: authentication, then memory for commands that may grow it.
+/// The checks before a command runs: authentication, the subscriber context, transactions, then memory
+/// for commands that may grow it.
 fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
     if !ctx.me.authenticated && !spec.has(flags::NO_AUTH) {
         return Err(CmdError::Static(error::NOAUTH));
+    }
+    if !ctx.me.out.resp3 && ctx.me.subs.any() && !pubsub::allowed_when_subscribed(spec.id) {
+        return Err(CmdError::Msg(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        )));
+    }
+    if ctx.me.multi.is_some() && spec.has(flags::NO_MULTI) {
+        return Err(CmdError::Static("ERR Command not allowed inside a transaction"));
     }
     if spec.has(flags::DENYOOM) && ctx.srv.config.maxmemory > 0 {
         ctx.srv.refresh_memory_at(ctx.now);

@@ -5,6 +5,7 @@
 
 use crate::client::{Client, ClientState, Io};
 use crate::config::Config;
+use crate::blocking;
 use crate::dispatch;
 use crate::error;
 use crate::server::{Ctx, Server};
@@ -51,7 +52,11 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     tracing::info!("Ready to accept connections tcp");
     loop {
         let timeout = if lp.unfinished.is_empty() {
-            lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100))
+            let mut t = lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+            if let Some(deadline) = blocking::next_deadline(&srv) {
+                t = t.min(Duration::from_millis((deadline - now_ms()).max(0) as u64));
+            }
+            t
         } else {
             Duration::ZERO
         };
@@ -79,6 +84,8 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
                 lp.on_writable(&mut srv, t);
             }
         }
+        blocking::expire_timeouts(&mut srv, now);
+        lp.wake_clients(&mut srv, now);
         for token in std::mem::take(&mut srv.kills) {
             lp.close(&mut srv, token);
         }
@@ -166,7 +173,10 @@ impl EventLoop {
             };
             srv.stats.net_input_bytes += n as u64;
             let data = self.read_buf.get(..n).unwrap_or_default();
-            if client.io.pending.is_empty() {
+            if client.state.blocked.is_some() {
+                // A blocked client's commands wait; reading goes on to notice a disconnection.
+                client.io.pending.extend_from_slice(data);
+            } else if client.io.pending.is_empty() {
                 let used = process(srv, &mut client, data, now);
                 if let Some(rest) =
                     data.get(used..).filter(|r| !r.is_empty() && !client.state.close_after_reply)
@@ -218,6 +228,34 @@ impl EventLoop {
         }
     }
 
+    /// Clients that other clients' commands gave output (pub/sub messages) or unblocked: write their
+    /// output, and run the commands an unblocked one had pipelined.
+    fn wake_clients(&mut self, srv: &mut Server, now: i64) {
+        while !srv.wake.is_empty() {
+            let mut tokens = std::mem::take(&mut srv.wake);
+            tokens.sort_unstable();
+            tokens.dedup();
+            for token in tokens {
+                let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
+                if client.state.blocked.is_none()
+                    && !client.io.pending.is_empty()
+                    && client.io.pending.len() >= client.io.needed
+                {
+                    let mut pending = std::mem::take(&mut client.io.pending);
+                    let used = process(srv, &mut client, &pending, now);
+                    pending.drain(..used.min(pending.len()));
+                    client.io.pending = pending;
+                    client.state.qbuf = client.io.pending.len();
+                }
+                if self.flush(srv, &mut client).is_err() || done(&client) {
+                    self.drop_client(srv, token, client);
+                } else if let Some(slot) = srv.clients.get_mut(token) {
+                    *slot = Some(client);
+                }
+            }
+        }
+    }
+
     fn on_writable(&mut self, srv: &mut Server, token: usize) {
         let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { return };
         if self.flush(srv, &mut client).is_err() || done(&client) {
@@ -250,6 +288,22 @@ impl EventLoop {
             buf.drain(..written);
         }
         let want = !buf.is_empty();
+        let limit = if client.state.subs.any() {
+            srv.config.output_limit_pubsub
+        } else {
+            srv.config.output_limit_normal
+        };
+        if want
+            && (limit.hard > 0 || limit.soft > 0)
+            && crate::commands::pubsub::over_limit(&mut client.state, limit, now_ms())
+        {
+            tracing::warn!(
+                "Client id={} addr={} closed for overcoming of output buffer limits.",
+                client.state.id,
+                client.state.addr
+            );
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
         if want != client.io.want_write {
             let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
             self.poll.registry().reregister(&mut client.io.stream, Token(client.state.token), interest)?;
@@ -266,6 +320,9 @@ impl EventLoop {
 
     fn drop_client(&mut self, srv: &mut Server, token: usize, mut client: Box<Client>) {
         let _ = self.poll.registry().deregister(&mut client.io.stream);
+        blocking::unblock(srv, &mut client.state);
+        crate::commands::multi::forget_watches(srv, &mut client.state);
+        crate::commands::pubsub::forget_subscriptions(srv, &mut client.state);
         if srv.clients.contains(token) {
             srv.clients.remove(token);
         }
@@ -318,7 +375,7 @@ fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usiz
         max_inline_len: 64 * 1024,
     };
     let mut pos = 0;
-    while pos < data.len() && !client.state.close_after_reply {
+    while pos < data.len() && !client.state.close_after_reply && client.state.blocked.is_none() {
         let rest = data.get(pos..).unwrap_or_default();
         match parse_request(rest, &limits, &mut client.io.args) {
             Ok(Parsed::Complete(n)) => {
@@ -328,6 +385,9 @@ fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usiz
                     client.io.args.slices(rest, &mut argv);
                     let mut ctx = Ctx { srv: &mut *srv, me: &mut client.state, now };
                     dispatch::execute(&mut ctx, &argv);
+                    if !srv.db.ready.is_empty() {
+                        blocking::serve_ready(srv, now);
+                    }
                 }
                 pos += n;
             }

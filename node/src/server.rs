@@ -6,7 +6,11 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::types::hash::HashLimits;
 use slab::Slab;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
+
+/// Client tokens by key or channel name.
+pub type Registry = HashMap<Vec<u8>, Vec<usize>>;
 
 /// Per-command counters for `INFO commandstats`.
 #[derive(Default, Debug, Clone, Copy)]
@@ -84,6 +88,19 @@ pub struct Server {
     pub memory_checked_ms: i64,
     /// The ports the node listens on, for `INFO`.
     pub tcp_port: u16,
+    /// Blocked clients by the key they wait on, first blocked first.
+    pub waiters: HashMap<Vec<u8>, VecDeque<usize>>,
+    /// Blocked clients with a timeout, by deadline.
+    pub deadlines: BTreeSet<(i64, usize)>,
+    /// Clients (other than the one running) that got output or were unblocked: the event loop writes their
+    /// output and resumes their pending input.
+    pub wake: Vec<usize>,
+    /// `WATCH`ing clients by key.
+    pub watchers: Registry,
+    /// Pub/sub subscribers by channel, by pattern and by shard channel.
+    pub channels: Registry,
+    pub patterns: Registry,
+    pub shard_channels: Registry,
 }
 
 impl Server {
@@ -104,6 +121,13 @@ impl Server {
             used_memory: 0,
             used_memory_peak: 0,
             memory_checked_ms: 0,
+            waiters: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            wake: Vec::new(),
+            watchers: Registry::new(),
+            channels: Registry::new(),
+            patterns: Registry::new(),
+            shard_channels: Registry::new(),
         }
     }
 
@@ -140,7 +164,35 @@ pub struct Ctx<'a> {
     pub now: i64,
 }
 
+/// Adds `token` under `name`.
+pub fn register(reg: &mut Registry, name: &[u8], token: usize) {
+    match reg.get_mut(name) {
+        Some(tokens) => tokens.push(token),
+        None => {
+            reg.insert(name.to_vec(), vec![token]);
+        }
+    }
+}
+
+/// Removes `token` from under `name`, and the name once nobody is left.
+pub fn unregister(reg: &mut Registry, name: &[u8], token: usize) {
+    if let Some(tokens) = reg.get_mut(name) {
+        tokens.retain(|&t| t != token);
+        if tokens.is_empty() {
+            reg.remove(name);
+        }
+    }
+}
+
 impl Ctx<'_> {
+    /// The state of client `token`: this command's client or another one.
+    pub fn client_mut(&mut self, token: usize) -> Option<&mut ClientState> {
+        if token == self.me.token {
+            return Some(&mut *self.me);
+        }
+        self.srv.clients.get_mut(token).and_then(|c| c.as_deref_mut()).map(|c| &mut c.state)
+    }
+
     /// Every client, sorted by id, including the one running this command.
     pub fn all_clients(&self) -> Vec<&ClientState> {
         let mut all: Vec<&ClientState> = self.srv.other_clients().chain(std::iter::once(&*self.me)).collect();

@@ -13,6 +13,13 @@ pub const REDIS_VERSION: &str = "7.2.4";
 pub const SLOTKV_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn ping(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    // A RESP2 subscriber gets its pong in the shape of a message.
+    if !ctx.me.out.resp3 && ctx.me.subs.any() && a.len() <= 2 {
+        ctx.me.out.array(2);
+        ctx.me.out.bulk(b"pong");
+        ctx.me.out.bulk(a.get(1).copied().unwrap_or_default());
+        return Ok(());
+    }
     match a.len() {
         1 => ctx.me.out.simple("PONG"),
         2 => ctx.me.out.bulk(arg(a, 1)),
@@ -134,6 +141,9 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
+    ctx.me.multi = None;
+    crate::commands::multi::forget_watches(ctx.srv, ctx.me);
+    crate::commands::pubsub::forget_subscriptions(ctx.srv, ctx.me);
     ctx.me.out.resp3 = false;
     ctx.me.name = None;
     ctx.me.no_evict = false;

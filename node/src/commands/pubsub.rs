@@ -1,56 +1,283 @@
-//! Pub/sub.
+//! Pub/sub: channels, patterns (Redis glob) and shard channels (`SSUBSCRIBE`/`SPUBLISH`, which cluster mode
+//! keeps within the channel's slot). A message is written straight into each subscriber's output; a
+//! subscriber that does not read is disconnected once its output passes `client-output-buffer-limit
+//! pubsub`, so the node's memory never grows without bound behind a slow reader.
+//!
+//! Replies follow Redis: a confirmation per channel (`subscribe`, name, count), as a RESP3 push or a RESP2
+//! array; in RESP2 a subscribed client may only (un)subscribe, `PING`, `QUIT` and `RESET`.
 
-use crate::error::{CmdError, CmdResult};
-use crate::server::Ctx;
+use crate::client::ClientState;
+use crate::config::OutputLimit;
+use crate::error::CmdResult;
+use crate::glob::glob_match;
+use crate::server::{register, unregister, Ctx, Registry, Server};
+use slotkv_proto::{CommandId, Out};
+use std::collections::BTreeSet;
 
-pub fn subscribe(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+/// Commands a RESP2 client may send while subscribed.
+pub fn allowed_when_subscribed(id: CommandId) -> bool {
+    use CommandId as C;
+    matches!(
+        id,
+        C::Subscribe
+            | C::Unsubscribe
+            | C::PSubscribe
+            | C::PUnsubscribe
+            | C::SSubscribe
+            | C::SUnsubscribe
+            | C::Ping
+            | C::Quit
+            | C::Reset
+    )
 }
 
-pub fn unsubscribe(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
 }
 
-pub fn psubscribe(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+impl Kind {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Channel => ("subscribe", "unsubscribe"),
+            Kind::Pattern => ("psubscribe", "punsubscribe"),
+            Kind::Shard => ("ssubscribe", "sunsubscribe"),
+        }
+    }
 }
 
-pub fn punsubscribe(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+fn sets(me: &mut ClientState, kind: Kind) -> &mut BTreeSet<Vec<u8>> {
+    match kind {
+        Kind::Channel => &mut me.subs.channels,
+        Kind::Pattern => &mut me.subs.patterns,
+        Kind::Shard => &mut me.subs.shard_channels,
+    }
 }
 
-pub fn publish(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+fn registry(srv: &mut Server, kind: Kind) -> &mut Registry {
+    match kind {
+        Kind::Channel => &mut srv.channels,
+        Kind::Pattern => &mut srv.patterns,
+        Kind::Shard => &mut srv.shard_channels,
+    }
 }
 
-pub fn pubsub_channels(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+/// The count a confirmation carries: channels plus patterns, or shard channels alone.
+fn count(me: &ClientState, kind: Kind) -> usize {
+    match kind {
+        Kind::Shard => me.subs.shard_channels.len(),
+        _ => me.subs.channels.len() + me.subs.patterns.len(),
+    }
 }
 
-pub fn pubsub_numsub(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+fn confirm(out: &mut Out, what: &str, name: Option<&[u8]>, count: usize) {
+    if out.resp3 {
+        out.push(3);
+    } else {
+        out.array(3);
+    }
+    out.bulk(what.as_bytes());
+    match name {
+        Some(n) => out.bulk(n),
+        None => out.null(),
+    }
+    out.int(count as i64);
 }
 
-pub fn pubsub_numpat(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+fn subscribe_to(ctx: &mut Ctx, a: &[&[u8]], kind: Kind) -> CmdResult {
+    for name in a.iter().skip(1) {
+        if sets(ctx.me, kind).insert(name.to_vec()) {
+            register(registry(ctx.srv, kind), name, ctx.me.token);
+        }
+        let n = count(ctx.me, kind);
+        confirm(&mut ctx.me.out, kind.names().0, Some(name), n);
+    }
+    Ok(())
 }
 
-pub fn pubsub_shardchannels(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+fn unsubscribe_from(ctx: &mut Ctx, a: &[&[u8]], kind: Kind) -> CmdResult {
+    let names: Vec<Vec<u8>> = match a.get(1..) {
+        Some(given) if !given.is_empty() => given.iter().map(|n| n.to_vec()).collect(),
+        _ => sets(ctx.me, kind).iter().cloned().collect(),
+    };
+    if names.is_empty() {
+        let n = count(ctx.me, kind);
+        confirm(&mut ctx.me.out, kind.names().1, None, n);
+    }
+    for name in names {
+        if sets(ctx.me, kind).remove(&name) {
+            unregister(registry(ctx.srv, kind), &name, ctx.me.token);
+        }
+        let n = count(ctx.me, kind);
+        confirm(&mut ctx.me.out, kind.names().1, Some(&name), n);
+    }
+    Ok(())
 }
 
-pub fn pubsub_shardnumsub(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+pub fn subscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    subscribe_to(ctx, a, Kind::Channel)
 }
 
-pub fn ssubscribe(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+pub fn unsubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    unsubscribe_from(ctx, a, Kind::Channel)
 }
 
-pub fn sunsubscribe(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+pub fn psubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    subscribe_to(ctx, a, Kind::Pattern)
 }
 
-pub fn spublish(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR not implemented yet"))
+pub fn punsubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    unsubscribe_from(ctx, a, Kind::Pattern)
+}
+
+pub fn ssubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    subscribe_to(ctx, a, Kind::Shard)
+}
+
+pub fn sunsubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    unsubscribe_from(ctx, a, Kind::Shard)
+}
+
+/// Drops every subscription of a client (`RESET`, disconnect).
+pub fn forget_subscriptions(srv: &mut Server, me: &mut ClientState) {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        for name in std::mem::take(sets(me, kind)) {
+            unregister(registry(srv, kind), &name, me.token);
+        }
+    }
+}
+
+/// Writes one message to a subscriber: `message`/`smessage` (channel, payload) or `pmessage` (pattern,
+/// channel, payload). A subscriber over its output limit is scheduled to be closed.
+fn deliver(ctx: &mut Ctx, token: usize, kind: &str, pattern: Option<&[u8]>, channel: &[u8], payload: &[u8]) {
+    let now = ctx.now;
+    let limit = ctx.srv.config.output_limit_pubsub;
+    let me_token = ctx.me.token;
+    let Some(c) = ctx.client_mut(token) else { return };
+    let out = &mut c.out;
+    let len = if pattern.is_some() { 4 } else { 3 };
+    if out.resp3 {
+        out.push(len);
+    } else {
+        out.array(len);
+    }
+    out.bulk(kind.as_bytes());
+    if let Some(p) = pattern {
+        out.bulk(p);
+    }
+    out.bulk(channel);
+    out.bulk(payload);
+    let over = over_limit(c, limit, now);
+    if over {
+        tracing::warn!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.id,
+            c.addr
+        );
+        ctx.srv.kills.push(token);
+    } else if token != me_token {
+        ctx.srv.wake.push(token);
+    }
+}
+
+/// Whether a client's unsent output passed `limit`: the hard limit at once, the soft one after staying
+/// over it for its seconds.
+pub fn over_limit(c: &mut ClientState, limit: OutputLimit, now: i64) -> bool {
+    let used = c.out.buf.len() as u64;
+    if limit.hard > 0 && used >= limit.hard {
+        return true;
+    }
+    if limit.soft > 0 && used >= limit.soft {
+        if c.soft_limit_since == 0 {
+            c.soft_limit_since = now;
+        }
+        return now - c.soft_limit_since >= limit.soft_secs as i64 * 1000;
+    }
+    c.soft_limit_since = 0;
+    false
+}
+
+pub fn publish(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (channel, payload) = (a.get(1).copied().unwrap_or_default(), a.get(2).copied().unwrap_or_default());
+    let mut receivers = 0;
+    let direct: Vec<usize> = ctx.srv.channels.get(channel).cloned().unwrap_or_default();
+    for token in direct {
+        deliver(ctx, token, "message", None, channel, payload);
+        receivers += 1;
+    }
+    let matching: Vec<(Vec<u8>, Vec<usize>)> = ctx
+        .srv
+        .patterns
+        .iter()
+        .filter(|(p, _)| glob_match(p, channel, false))
+        .map(|(p, t)| (p.clone(), t.clone()))
+        .collect();
+    for (pattern, tokens) in matching {
+        for token in tokens {
+            deliver(ctx, token, "pmessage", Some(&pattern), channel, payload);
+            receivers += 1;
+        }
+    }
+    ctx.me.out.int(receivers);
+    Ok(())
+}
+
+pub fn spublish(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (channel, payload) = (a.get(1).copied().unwrap_or_default(), a.get(2).copied().unwrap_or_default());
+    let tokens: Vec<usize> = ctx.srv.shard_channels.get(channel).cloned().unwrap_or_default();
+    for &token in &tokens {
+        deliver(ctx, token, "smessage", None, channel, payload);
+    }
+    ctx.me.out.int(tokens.len() as i64);
+    Ok(())
+}
+
+fn list_channels(ctx: &mut Ctx, a: &[&[u8]], kind: Kind) -> CmdResult {
+    let pattern = a.get(2).copied();
+    let mut names: Vec<Vec<u8>> = registry(ctx.srv, kind)
+        .keys()
+        .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+        .cloned()
+        .collect();
+    names.sort();
+    ctx.me.out.bulks(names.iter().map(Vec::as_slice));
+    Ok(())
+}
+
+fn count_subscribers(ctx: &mut Ctx, a: &[&[u8]], kind: Kind) -> CmdResult {
+    let names = a.get(2..).unwrap_or_default();
+    let counts: Vec<usize> =
+        names.iter().map(|n| registry(ctx.srv, kind).get(*n).map_or(0, Vec::len)).collect();
+    // A flat array in RESP3 too, as Redis 7.2 sends it.
+    let out = &mut ctx.me.out;
+    out.array(names.len() * 2);
+    for (n, c) in names.iter().zip(counts) {
+        out.bulk(n);
+        out.int(c as i64);
+    }
+    Ok(())
+}
+
+pub fn pubsub_channels(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    list_channels(ctx, a, Kind::Channel)
+}
+
+pub fn pubsub_shardchannels(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    list_channels(ctx, a, Kind::Shard)
+}
+
+pub fn pubsub_numsub(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    count_subscribers(ctx, a, Kind::Channel)
+}
+
+pub fn pubsub_shardnumsub(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    count_subscribers(ctx, a, Kind::Shard)
+}
+
+pub fn pubsub_numpat(ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
+    let n = ctx.srv.patterns.len();
+    ctx.me.out.int(n as i64);
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod entry;
 use entry::{Entry, Kind};
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use slotkv_proto::slot::{key_slot, SLOT_COUNT};
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 
 #[derive(Default)]
@@ -31,6 +32,13 @@ pub struct Db {
     pub expired_keys: u64,
     /// Where the next active expiry cycle resumes.
     expire_cursor: usize,
+    /// Changes made to the keyspace, as Redis's `server.dirty`: a write command that leaves it unchanged
+    /// changed nothing (so `WATCH` is not triggered, and persistence has nothing to log).
+    pub dirty: u64,
+    /// Keys that blocked clients wait on (see [`crate::blocking`]).
+    pub wanted: HashSet<Vec<u8>>,
+    /// Wanted keys that were created since the blocked clients were last served.
+    pub ready: Vec<Vec<u8>>,
 }
 
 impl Default for Db {
@@ -53,6 +61,9 @@ impl Db {
             hasher: foldhash::fast::RandomState::default(),
             expired_keys: 0,
             expire_cursor: 0,
+            dirty: 0,
+            wanted: HashSet::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -85,8 +96,12 @@ impl Db {
         self.slot(key)?.table.find(hash, |e| e.key() == key).filter(|e| !is_expired(e, now))
     }
 
-    /// The entry of a live key; an expired one is removed on the way.
+    /// The entry of a live key, to change it (counted in `dirty`); an expired one is removed on the way.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        self.lookup(key, now, true)
+    }
+
+    fn lookup(&mut self, key: &[u8], now: i64, write: bool) -> Option<&mut Entry> {
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
         let slot = self.slots.get_mut(idx)?;
@@ -98,15 +113,21 @@ impl Db {
                 self.volatile -= 1;
                 self.keys -= 1;
                 self.expired_keys += 1;
+                self.dirty += 1;
                 None
             }
-            Ok(found) => Some(found.into_mut()),
+            Ok(found) => {
+                if write {
+                    self.dirty += 1;
+                }
+                Some(found.into_mut())
+            }
         }
     }
 
-    /// Like [`Db::get_mut`] for reading.
+    /// The entry of a live key for reading; an expired one is removed on the way.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.get_mut(key, now).map(|e| &*e)
+        self.lookup(key, now, false).map(|e| &*e)
     }
 
     /// The type of a live key.
@@ -120,6 +141,13 @@ impl Db {
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
         let new_volatile = entry.expire_at() != 0;
+        // A list or sorted set appearing under a key that blocked clients wait on makes it ready.
+        let wakes = !self.wanted.is_empty()
+            && matches!(entry.kind(), Kind::List | Kind::Zset)
+            && self.wanted.contains(key);
+        if wakes {
+            self.ready.push(key.to_vec());
+        }
         let hasher = &self.hasher;
         let slot = self.slots.get_mut(idx)?;
         let old = match slot.table.entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
@@ -144,6 +172,7 @@ impl Db {
         if old.is_none() {
             self.keys += 1;
         }
+        self.dirty += 1;
         old
     }
 
@@ -154,6 +183,7 @@ impl Db {
         let slot = self.slots.get_mut(idx)?;
         let (entry, _) = slot.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
         self.keys -= 1;
+        self.dirty += 1;
         if entry.expire_at() != 0 {
             slot.volatile -= 1;
             self.volatile -= 1;
@@ -199,6 +229,7 @@ impl Db {
 
     /// Drops every key.
     pub fn clear(&mut self) {
+        self.dirty += self.keys as u64;
         self.slots.iter_mut().for_each(|s| *s = Slot::default());
         self.keys = 0;
         self.volatile = 0;
