@@ -360,7 +360,9 @@ const OUTPUT_LIMITS_DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pu
 /// Reads `client-output-buffer-limit`: the classes given replace those of the default, as Redis's
 /// `CONFIG SET` replaces only the classes it names. `replica` is spelled `slave` in the canonical form.
 fn output_limits(value: &str) -> Result<Vec<(&'static str, OutputLimit)>, String> {
-    let parse = |v: &str| parse_memory(v).ok_or_else(|| "Invalid hard or soft limit in buffer limit configuration".to_string());
+    let parse = |v: &str| {
+        parse_memory(v).ok_or_else(|| "Invalid hard or soft limit in buffer limit configuration".to_string())
+    };
     let mut limits: Vec<(&'static str, OutputLimit)> = Vec::new();
     let words: Vec<&str> = OUTPUT_LIMITS_DEFAULT.split(' ').chain(value.split_whitespace()).collect();
     if !value.split_whitespace().count().is_multiple_of(4) {
@@ -374,7 +376,9 @@ fn output_limits(value: &str) -> Result<Vec<(&'static str, OutputLimit)>, String
             "pubsub" => "pubsub",
             _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
         };
-        let secs = secs.parse::<u64>().map_err(|_| "Invalid soft limit seconds in buffer limit configuration".to_string())?;
+        let secs = secs
+            .parse::<u64>()
+            .map_err(|_| "Invalid soft limit seconds in buffer limit configuration".to_string())?;
         let limit = OutputLimit { hard: parse(hard)?, soft: parse(soft)?, soft_secs: secs };
         match limits.iter_mut().find(|(c, _)| *c == class) {
             Some(slot) => slot.1 = limit,
@@ -635,7 +639,8 @@ impl Config {
         self.hash_max_value = self.num("hash-max-listpack-value") as usize;
         self.list_max_listpack_size =
             self.get("list-max-listpack-size").and_then(|v| v.parse().ok()).unwrap_or(-2);
-        let limits = output_limits(self.get("client-output-buffer-limit").unwrap_or_default()).unwrap_or_default();
+        let limits =
+            output_limits(self.get("client-output-buffer-limit").unwrap_or_default()).unwrap_or_default();
         let limit = |class| limits.iter().find(|(c, _)| *c == class).map(|(_, l)| *l).unwrap_or_default();
         self.output_limit_normal = limit("normal");
         self.output_limit_pubsub = limit("pubsub");

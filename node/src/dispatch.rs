@@ -26,7 +26,9 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
                     multi::refuse(ctx);
                     Err(e)
                 }
-                Ok(()) if ctx.me.multi.is_some() && !multi::runs_at_once(spec.id) => multi::queue(ctx, spec, argv),
+                Ok(()) if ctx.me.multi.is_some() && !multi::runs_at_once(spec.id) => {
+                    multi::queue(ctx, spec, argv)
+                }
                 Ok(()) => call(ctx, spec, argv),
             }
         }

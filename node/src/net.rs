@@ -3,9 +3,9 @@
 //! go out with one write. Only a partial command is copied into the client's own buffer. A client that
 //! cannot take its replies fast enough gets them when its socket is writable again.
 
+use crate::blocking;
 use crate::client::{Client, ClientState, Io};
 use crate::config::Config;
-use crate::blocking;
 use crate::dispatch;
 use crate::error;
 use crate::server::{Ctx, Server};
@@ -52,7 +52,8 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     tracing::info!("Ready to accept connections tcp");
     loop {
         let timeout = if lp.unfinished.is_empty() {
-            let mut t = lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+            let mut t =
+                lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
             if let Some(deadline) = blocking::next_deadline(&srv) {
                 t = t.min(Duration::from_millis((deadline - now_ms()).max(0) as u64));
             }

@@ -302,7 +302,7 @@ mod tests {
         p.push_front(b"a");
         p.push_back(&[b'x'; 300]);
         assert_eq!(p.len(), 3);
-        assert_eq!(p.iter().rev().next().map(<[u8]>::len), Some(300));
+        assert_eq!(p.iter().next_back().map(<[u8]>::len), Some(300));
         assert_eq!(p.pop_front(), Some(b"a".to_vec()));
         assert_eq!(p.pop_back().map(|v| v.len()), Some(300));
         assert_eq!(items(&p), vec![b"b".to_vec()]);
