@@ -1,7 +1,7 @@
 //! Blocking commands: wake-ups by other clients, first blocked first served, timeouts, disconnections,
 //! transactions, and commands pipelined behind a blocked one.
 
-use slotkv_tests::{wait_for, Conn, Node};
+use slotkv_tests::{info_field, wait_for, Conn, Node};
 use std::time::{Duration, Instant};
 
 /// Waits until the node reports `n` blocked clients.
@@ -21,6 +21,9 @@ fn blpop_is_woken_by_a_push() {
     let (mut waiter, mut pusher) = (node.conn(), node.conn());
     waiter.send(&["BLPOP", "empty", "q", "0"]);
     wait_blocked(&mut pusher, 1);
+    let info = String::from_utf8(pusher.bulk(&["INFO", "clients"]).unwrap()).unwrap();
+    assert_eq!(info_field(&info, "blocked_clients").as_deref(), Some("1"));
+    assert_eq!(info_field(&info, "total_blocking_keys").as_deref(), Some("2"));
     pusher.expect(&["RPUSH", "q", "a", "b"], b":2\r\n");
     assert_eq!(waiter.read_raw(), b"*2\r\n$1\r\nq\r\n$1\r\na\r\n");
     pusher.expect(&["LRANGE", "q", "0", "-1"], b"*1\r\n$1\r\nb\r\n");
