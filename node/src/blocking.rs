@@ -53,7 +53,7 @@ pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: i64, on_timeout: OnTimeout
     Ok(())
 }
 
-fn timeout_reply(me: &mut ClientState, on_timeout: OnTimeout) {
+pub fn timeout_reply(me: &mut ClientState, on_timeout: OnTimeout) {
     match on_timeout {
         OnTimeout::NullArray => me.out.null_array(),
         OnTimeout::NullBulk => me.out.null(),

@@ -147,3 +147,26 @@ fn bzpopmin_is_woken_by_zadd() {
     c.expect(&["LPUSH", "s", "y"], b":1\r\n");
     assert_eq!(waiter.read_raw(), b"*2\r\n$1\r\ns\r\n$1\r\ny\r\n");
 }
+
+#[test]
+fn client_unblock_with_timeout_or_error() {
+    let node = Node::start(&[]);
+    let (mut waiter, mut c) = (node.conn(), node.conn());
+    let id = waiter.int(&["CLIENT", "ID"]).to_string();
+    waiter.send(&["BLPOP", "q", "0"]);
+    wait_blocked(&mut c, 1);
+    c.expect(&["CLIENT", "UNBLOCK", &id], b":1\r\n");
+    assert_eq!(waiter.read_raw(), b"*-1\r\n");
+    c.expect(&["CLIENT", "UNBLOCK", &id], b":0\r\n");
+    waiter.send(&["BLMOVE", "q", "d", "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut c, 1);
+    c.expect(&["CLIENT", "UNBLOCK", &id, "ERROR"], b":1\r\n");
+    assert_eq!(waiter.read_raw(), b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    c.expect(
+        &["CLIENT", "UNBLOCK", &id, "FOO"],
+        b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n",
+    );
+    c.expect(&["CLIENT", "UNBLOCK", "x"], b"-ERR value is not an integer or out of range\r\n");
+    // The unblocked client works normally again.
+    waiter.expect(&["PING"], b"+PONG\r\n");
+}
