@@ -41,17 +41,20 @@ fn dump_restore_round_trips_every_type() {
     for key in ["str", "list", "set", "ints", "zset", "hash"] {
         let payload = c.bulk(&["DUMP", key]).unwrap();
         let copy = format!("{key}-copy");
-        c.ok(&[b"RESTORE", copy.as_bytes(), b"0", &payload]);
+        c.ok(&[&b"RESTORE"[..], copy.as_bytes(), b"0", &payload]);
         assert_eq!(contents(&mut c, key), contents(&mut c, &copy), "{key}");
         c.expect(
             &[b"RESTORE", copy.as_bytes(), b"0", &payload],
             b"-BUSYKEY Target key name already exists.\r\n",
         );
-        c.ok(&[b"RESTORE", copy.as_bytes(), b"0", &payload, b"REPLACE"]);
+        c.ok(&[&b"RESTORE"[..], copy.as_bytes(), b"0", &payload, b"REPLACE"]);
         // A damaged payload is refused, whichever byte was hit.
         let mut bad = payload.clone();
         bad[0] ^= 1;
-        c.expect(&[b"RESTORE", b"other", b"0", &bad], b"-ERR DUMP payload version or checksum are wrong\r\n");
+        c.expect(
+            &[&b"RESTORE"[..], b"other", b"0", &bad],
+            b"-ERR DUMP payload version or checksum are wrong\r\n",
+        );
     }
     c.expect(&["DUMP", "missing"], b"$-1\r\n");
 }
