@@ -657,7 +657,8 @@ fn arg<'a>(a: &[&'a [u8]], i: usize) -> &'a [u8] {
     a.get(i).copied().unwrap_or_default()
 }
 
-fn limits(ctx: &Ctx) -> SetLimits {
+/// The encoding limits as configured now (for `RESTORE` and anything else that builds sets).
+pub fn limits(ctx: &Ctx) -> SetLimits {
     let c = &ctx.srv.config;
     SetLimits {
         max_intset: c.set_max_intset_entries,
@@ -965,7 +966,7 @@ pub fn srandmember(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let Some(s) = s.filter(|_| count != 0) else {
+    let Some(s) = s.filter(|s| count != 0 && !s.is_empty()) else {
         out.array(0);
         return Ok(());
     };
@@ -1530,6 +1531,80 @@ mod tests {
             }
             assert_eq!(got, want);
             assert!(s.random().is_none());
+        }
+    }
+
+    /// The bulk strings of a reply after its header line.
+    fn bulks(out: &Out) -> Vec<Vec<u8>> {
+        let mut items = Vec::new();
+        let buf = &out.buf;
+        let mut at = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+        while at < buf.len() {
+            let nl = at + buf[at..].iter().position(|&b| b == b'\n').unwrap();
+            let len: usize = std::str::from_utf8(&buf[at + 1..nl - 1]).unwrap().parse().unwrap();
+            items.push(buf[nl + 1..nl + 1 + len].to_vec());
+            at = nl + 1 + len + 2;
+        }
+        items
+    }
+
+    #[test]
+    fn spop_strategies_pop_exactly_what_they_reply() {
+        let lim = SetLimits::default();
+        let cases: Vec<(Vec<String>, usize)> = vec![
+            ((0..10).map(|i| format!("m{i}")).collect(), 3),
+            ((0..10).map(|i| format!("m{i}")).collect(), 9),
+            ((0..300).map(|i| i.to_string()).collect(), 20),
+            ((0..300).map(|i| i.to_string()).collect(), 290),
+            ((0..300).map(|i| format!("m{i}")).collect(), 50),
+            ((0..300).map(|i| format!("m{i}")).collect(), 299),
+        ];
+        for (items, count) in cases {
+            let mut s = Set::from_members(items.iter().map(|m| m.as_bytes()), &lim).unwrap();
+            let before: HashSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
+            let mut out = Out::new(false);
+            spop_some(&mut out, &mut s, count, &lim);
+            assert!(out.buf.starts_with(format!("*{count}\r\n").as_bytes()));
+            let popped: HashSet<Vec<u8>> = bulks(&out).into_iter().collect();
+            let left: HashSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
+            assert_eq!(popped.len(), count);
+            assert_eq!(left.len() + count, before.len());
+            assert!(popped.is_disjoint(&left));
+            assert_eq!(popped.union(&left).cloned().collect::<HashSet<_>>(), before);
+        }
+    }
+
+    fn model(s: &Set) -> HashSet<Vec<u8>> {
+        s.iter().map(Member::to_vec).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn union_and_difference_match_a_model(
+            sets in proptest::collection::vec(proptest::option::of(proptest::collection::vec(member(), 0..40)), 1..4),
+            max_entries in 0usize..20,
+        ) {
+            let lim = SetLimits { max_intset: 16, max_entries, max_value: 4 };
+            let built: Vec<Option<Set>> = sets
+                .iter()
+                .map(|m| {
+                    m.as_ref().map(|m| {
+                        let mut s = Set::default();
+                        m.iter().for_each(|x| {
+                            s.insert(x, &lim);
+                        });
+                        s
+                    })
+                })
+                .collect();
+            let refs: Vec<Option<&Set>> = built.iter().map(Option::as_ref).collect();
+            let models: Vec<HashSet<Vec<u8>>> = built.iter().map(|s| s.as_ref().map(model).unwrap_or_default()).collect();
+            let union = models.iter().fold(HashSet::new(), |acc, m| acc.union(m).cloned().collect());
+            prop_assert_eq!(model(&union_diff(&refs, false, &lim)), union);
+            let diff = models.iter().skip(1).fold(models[0].clone(), |acc, m| acc.difference(m).cloned().collect());
+            let got = union_diff(&refs, true, &lim);
+            prop_assert_eq!(got.len(), diff.len());
+            prop_assert_eq!(model(&got), diff);
         }
     }
 
