@@ -54,6 +54,11 @@ impl Pack {
         Pack::default()
     }
 
+    /// An empty pack with room for `bytes` encoded bytes.
+    pub fn with_capacity(bytes: usize) -> Pack {
+        Pack { buf: Vec::with_capacity(bytes), len: 0 }
+    }
+
     /// Elements in the pack.
     pub fn len(&self) -> usize {
         self.len as usize
@@ -170,6 +175,16 @@ impl Pack {
     pub fn push_back(&mut self, data: &[u8]) {
         encode(&mut self.buf, data);
         self.len += 1;
+    }
+
+    /// Appends, growing the buffer by about an eighth when full rather than doubling it, so that a pack
+    /// built by many single appends (`SADD` one member at a time) stays close to its encoded size.
+    pub fn push_back_tight(&mut self, data: &[u8]) {
+        let need = data.len() + 2 * varint_len(data.len());
+        if self.buf.capacity() - self.buf.len() < need {
+            self.buf.reserve_exact(need.max(self.buf.len() / 8));
+        }
+        self.push_back(data);
     }
 
     pub fn push_front(&mut self, data: &[u8]) {
@@ -327,6 +342,23 @@ mod tests {
         assert_eq!(items(&p), vec![b"CCC".to_vec(), b"d".to_vec()]);
         assert_eq!(p.offset_of(2), None);
         assert_eq!(p.offset_of(-3), None);
+    }
+
+    #[test]
+    fn tight_pushes_stay_near_the_encoded_size() {
+        let mut p = Pack::with_capacity(4);
+        for i in 0..1000 {
+            p.push_back_tight(format!("member:{i}").as_bytes());
+        }
+        assert_eq!(p.len(), 1000);
+        assert!(
+            p.capacity() <= p.byte_len() + p.byte_len() / 8 + 16,
+            "{} for {}",
+            p.capacity(),
+            p.byte_len()
+        );
+        p.push_back_tight(&[b'x'; 20_000]);
+        assert_eq!(p.iter().next_back().map(<[u8]>::len), Some(20_000));
     }
 
     proptest! {
