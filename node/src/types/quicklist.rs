@@ -518,10 +518,10 @@ impl List {
 
     /// `count` elements from index `start` on, towards the back, or with `rev` towards the front.
     pub fn range(&self, start: usize, count: usize, rev: bool) -> Range<'_> {
-        let (node, offset) = self.seek(start).unwrap_or((0, 0));
+        let (ni, offset) = self.seek(start).unwrap_or((0, 0));
         let left =
             if start < self.len() { count.min(if rev { start + 1 } else { self.len() - start }) } else { 0 };
-        Range { list: self, node, offset, left, rev }
+        Range { list: self, node: self.node(ni), ni, offset, left, rev }
     }
 
     /// Makes a listpack a quicklist if adding `count` elements of `bytes` raw bytes would take it past the
@@ -701,7 +701,9 @@ impl List {
 /// Elements from a position on, in either direction (see [`List::range`]).
 pub struct Range<'a> {
     list: &'a List,
-    node: usize,
+    /// The current node, its index, and the offset of the next element in it.
+    node: Option<&'a Node>,
+    ni: usize,
     offset: usize,
     left: usize,
     rev: bool,
@@ -714,22 +716,22 @@ impl<'a> Iterator for Range<'a> {
         if self.left == 0 {
             return None;
         }
-        let node = self.list.node(self.node)?;
+        let node = self.node?;
         let (data, next) = node.pack.get(self.offset)?;
         self.left -= 1;
         if self.rev {
             match node.pack.get_before(self.offset) {
                 Some((_, start)) => self.offset = start,
-                None => match self.node.checked_sub(1).and_then(|p| Some((p, self.list.node(p)?))) {
-                    Some((p, prev)) => {
-                        self.node = p;
-                        self.offset = prev.pack.get_before(prev.pack.end()).map_or(0, |(_, s)| s);
-                    }
-                    None => self.left = 0,
-                },
+                None => {
+                    self.ni = self.ni.wrapping_sub(1);
+                    self.node = self.list.node(self.ni);
+                    self.offset =
+                        self.node.and_then(|n| n.pack.get_before(n.pack.end())).map_or(0, |(_, s)| s);
+                }
             }
         } else if next >= node.pack.end() {
-            self.node += 1;
+            self.ni += 1;
+            self.node = self.list.node(self.ni);
             self.offset = 0;
         } else {
             self.offset = next;
