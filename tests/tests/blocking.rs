@@ -57,8 +57,9 @@ fn timeouts_with_fractions_of_seconds() {
     c.expect(&["BLPOP", "q", "0.2"], b"*-1\r\n");
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(190) && waited < Duration::from_secs(3), "{waited:?}");
-    c.expect(&["BLMOVE", "q", "d", "LEFT", "RIGHT", "0.05"], b"$-1\r\n");
-    c.expect(&["BRPOPLPUSH", "q", "d", "0.05"], b"$-1\r\n");
+    // A real timeout is a null array for every blocking command (a null bulk only inside MULTI).
+    c.expect(&["BLMOVE", "q", "d", "LEFT", "RIGHT", "0.05"], b"*-1\r\n");
+    c.expect(&["BRPOPLPUSH", "q", "d", "0.05"], b"*-1\r\n");
     c.expect(&["BZPOPMIN", "z", "0.05"], b"*-1\r\n");
     c.cmd(&["HELLO", "3"]);
     c.expect(&["BLPOP", "q", "0.05"], b"_\r\n");
@@ -98,7 +99,8 @@ fn pushes_inside_multi_wake_after_exec() {
     // Inside MULTI a blocking command does not block.
     c.ok(&["MULTI"]);
     c.expect(&["BLPOP", "empty", "0"], b"+QUEUED\r\n");
-    c.expect(&["EXEC"], b"*1\r\n*-1\r\n");
+    c.expect(&["BLMOVE", "empty", "d", "LEFT", "LEFT", "0"], b"+QUEUED\r\n");
+    c.expect(&["EXEC"], b"*2\r\n*-1\r\n$-1\r\n");
 }
 
 #[test]

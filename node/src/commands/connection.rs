@@ -170,9 +170,8 @@ pub fn client_unblock(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     if let Some(mut client) = ctx.srv.clients.get_mut(token).and_then(Option::take) {
         if with_error {
             client.state.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-        } else if let Some(b) = client.state.blocked.as_ref() {
-            let on_timeout = b.on_timeout;
-            crate::blocking::timeout_reply(&mut client.state, on_timeout);
+        } else {
+            client.state.out.null_array();
         }
         crate::blocking::unblock(ctx.srv, &mut client.state);
         ctx.srv.wake.push(token);

@@ -6,6 +6,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pack;
+pub mod quicklist;
 pub mod set;
 pub mod string;
 pub mod zset;

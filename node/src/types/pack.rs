@@ -194,10 +194,47 @@ impl Pack {
     /// Inserts before the element at `offset` (`end()` appends).
     pub fn insert_at(&mut self, offset: usize, data: &[u8]) {
         let offset = offset.min(self.buf.len());
-        let mut enc = Vec::with_capacity(data.len() + 2 * varint_len(data.len()));
-        encode(&mut enc, data);
-        self.buf.splice(offset..offset, enc);
+        self.write_at(offset, offset, data);
         self.len += 1;
+    }
+
+    /// Replaces the bytes `start..end` with the encoded `data`, moving the tail once and without a
+    /// temporary buffer (pushing to the front of a list node is a hot path). Returns the end of the
+    /// written element.
+    fn write_at(&mut self, start: usize, end: usize, data: &[u8]) -> usize {
+        let mut header = [0u8; 10];
+        let mut h = 0;
+        let mut n = data.len();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if let Some(slot) = header.get_mut(h) {
+                *slot = if n > 0 { byte | 0x80 } else { byte };
+            }
+            h += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        let header = header.get(..h).unwrap_or_default();
+        let new_len = 2 * h + data.len();
+        let old_len = end - start;
+        let tail = self.buf.len() - end;
+        if new_len > old_len {
+            self.buf.resize(self.buf.len() + new_len - old_len, 0);
+        }
+        self.buf.copy_within(end..end + tail, start + new_len);
+        self.buf.truncate(start + new_len + tail);
+        if let Some(dst) = self.buf.get_mut(start..start + new_len) {
+            let (head, rest) = dst.split_at_mut(h);
+            head.copy_from_slice(header);
+            let (body, back) = rest.split_at_mut(data.len());
+            body.copy_from_slice(data);
+            for (b, &x) in back.iter_mut().zip(header.iter().rev()) {
+                *b = x;
+            }
+        }
+        start + new_len
     }
 
     /// Removes the element at `offset`; returns the offset of the one that followed (now at `offset`).
@@ -226,11 +263,23 @@ impl Pack {
     /// Replaces the element at `offset`; returns the offset of the one after it.
     pub fn replace_at(&mut self, offset: usize, data: &[u8]) -> Option<usize> {
         let (_, next) = self.get(offset)?;
-        let mut enc = Vec::with_capacity(data.len() + 2 * varint_len(data.len()));
-        encode(&mut enc, data);
-        let after = offset + enc.len();
-        self.buf.splice(offset..next, enc);
-        Some(after)
+        Some(self.write_at(offset, next, data))
+    }
+
+    /// Moves the elements from `offset` on into a new pack (`offset` must be an element's start or
+    /// `end()`).
+    pub fn split_off(&mut self, offset: usize) -> Pack {
+        let buf = self.buf.split_off(offset.min(self.buf.len()));
+        let mut tail = Pack { buf, len: 0 };
+        tail.len = tail.iter().count() as u32;
+        self.len -= tail.len;
+        tail
+    }
+
+    /// Appends the elements of `other`.
+    pub fn append(&mut self, other: &Pack) {
+        self.buf.extend_from_slice(&other.buf);
+        self.len += other.len;
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
@@ -361,6 +410,27 @@ mod tests {
         assert_eq!(p.iter().next_back().map(<[u8]>::len), Some(20_000));
     }
 
+    #[test]
+    fn split_and_append() {
+        let mut p: Pack = [&b"a"[..], b"bb", &[b'c'; 200], b"d"].into_iter().collect();
+        let tail = p.split_off(p.offset_of(2).unwrap());
+        assert_eq!(items(&p), vec![b"a".to_vec(), b"bb".to_vec()]);
+        assert_eq!(tail.len(), 2);
+        assert_eq!(tail.iter().next_back(), Some(&b"d"[..]));
+        let mut empty = p.split_off(p.end());
+        assert!(empty.is_empty() && p.len() == 2);
+        empty.append(&tail);
+        p.append(&empty);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p.iter().rev().map(<[u8]>::len).collect::<Vec<_>>(), vec![1, 200, 2, 1]);
+        // Growing and shrinking replacements keep the neighbours intact.
+        let at = p.offset_of(1).unwrap();
+        p.replace_at(at, &[b'x'; 300]).unwrap();
+        p.replace_at(p.offset_of(2).unwrap(), b"").unwrap();
+        assert_eq!(p.iter().map(<[u8]>::len).collect::<Vec<_>>(), vec![1, 300, 0, 1]);
+        assert_eq!(p.iter().rev().map(<[u8]>::len).collect::<Vec<_>>(), vec![1, 0, 300, 1]);
+    }
+
     proptest! {
         #[test]
         fn behaves_like_a_deque(ops in proptest::collection::vec((0u8..6, proptest::collection::vec(any::<u8>(), 0..200)), 0..60)) {
@@ -377,6 +447,12 @@ mod tests {
                         let at = p.offset_of(i as i64).unwrap();
                         p.replace_at(at, &data);
                         model[i] = data;
+                    }
+                    5 => {
+                        let i = data.len() % (model.len() + 1);
+                        let at = p.offset_of(i as i64).unwrap_or(p.end());
+                        p.insert_at(at, &data);
+                        model.insert(i, data);
                     }
                     _ => {}
                 }
