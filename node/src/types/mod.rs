@@ -7,6 +7,7 @@ pub mod keys;
 pub mod list;
 pub mod pack;
 pub mod set;
+pub mod skiplist;
 pub mod string;
 pub mod zset;
 
