@@ -1,12 +1,17 @@
 //! The ordered index of a large sorted set: a skiplist with spans (Pugh's skiplist as Redis's `t_zset.c`
 //! extends it), kept in an arena so that it needs no unsafe code and no pointer per link.
 //!
-//! Nodes live in a `Vec` and are named by `u32` ids that stay valid until the node is removed (a removed
-//! node's slot is reused). Id 0 is the header, which is never a link's target, so 0 also means "none".
-//! Every level of a node holds the id of the next node on that level and its span: how many nodes that
-//! link jumps over, counting its target. Spans give ranks in O(log n): insert, delete, rank of a member,
-//! node at a rank, first/last node in a score or lexicographic range. Level 0 is a doubly linked list
-//! (`back`), so a range is walked in either direction in O(1) per node.
+//! Every level of a node is a link: the id of the next node on that level, its span (how many nodes the
+//! link jumps over, counting its target) and a copy of the target's score. A node's links sit next to each
+//! other (its "tower") in one `Vec` of links, and a node's id is where its tower starts, so a search step
+//! reads one link, usually from a cache line it already has, and compares scores without visiting the
+//! next node (members are compared only on equal scores). Ids stay valid until the node is removed; a
+//! removed tower is reused by a later node of the same height. Id 0 is the header's tower, never a link's
+//! target, so 0 also means "none".
+//!
+//! Spans give ranks in O(log n): insert, delete, rank of a member, node at a rank, first/last node in a
+//! score or lexicographic range. Level 0 is a doubly linked list (`back`), so a range is walked in either
+//! direction in O(1) per node.
 //!
 //! Order is by score, then by member bytes (`memcmp`, shorter first on a tie), as Redis orders.
 
@@ -17,54 +22,22 @@ pub const NIL: u32 = 0;
 /// As in Redis: enough for 2^64 elements with P = 1/4.
 const MAX_LEVEL: usize = 32;
 
+/// One level of a node: the next node on that level, how many nodes the link spans, and the next node's
+/// score (kept here so that a search step need not visit the next node).
 #[derive(Clone, Copy, Debug, Default)]
 struct Link {
     next: u32,
     span: u32,
+    score: f64,
 }
 
-/// A node. Three quarters of the nodes have one level, which is kept inline; higher levels sit in a
-/// separate allocation.
+/// What a node holds besides its links.
 #[derive(Clone, Debug, Default)]
 struct Node {
     member: Box<[u8]>,
     score: f64,
     back: u32,
-    l0: Link,
-    upper: Box<[Link]>,
-}
-
-impl Node {
-    fn height(&self) -> usize {
-        1 + self.upper.len()
-    }
-
-    fn link(&self, i: usize) -> Link {
-        if i == 0 {
-            self.l0
-        } else {
-            self.upper.get(i - 1).copied().unwrap_or_default()
-        }
-    }
-
-    fn set_link(&mut self, i: usize, link: Link) {
-        if i == 0 {
-            self.l0 = link;
-        } else if let Some(l) = self.upper.get_mut(i - 1) {
-            *l = link;
-        }
-    }
-
-    fn add_span(&mut self, i: usize, delta: i64) {
-        let mut l = self.link(i);
-        l.span = (l.span as i64 + delta).clamp(0, u32::MAX as i64) as u32;
-        self.set_link(i, l);
-    }
-
-    /// Whether this node sorts before `(score, member)`.
-    fn before(&self, score: f64, member: &[u8]) -> bool {
-        self.score < score || (self.score == score && *self.member < *member)
-    }
+    height: u8,
 }
 
 /// A range of scores, each end inclusive or exclusive (`(1.5`).
@@ -175,10 +148,14 @@ impl LexRange<'_> {
 /// member -> node map that guarantees it.
 #[derive(Clone, Debug)]
 pub struct SkipList {
-    header: Node,
-    /// Nodes 1.. (node `id` is at `id - 1`); removed ones are listed in `free`.
+    /// Every tower: the header's at 0 (`MAX_LEVEL` links), then one per node, `height` links long.
+    links: Vec<Link>,
+    /// Node data, indexed by tower start (the other slots are unused).
     nodes: Vec<Node>,
-    free: Vec<u32>,
+    /// Towers of removed nodes, by height - 1.
+    free: Vec<Vec<u32>>,
+    /// Towers allocated, used or free.
+    towers: usize,
     /// Levels in use (at least 1).
     level: usize,
     len: usize,
@@ -201,15 +178,18 @@ fn random_level() -> usize {
 
 impl SkipList {
     pub fn new() -> SkipList {
-        let header = Node { upper: vec![Link::default(); MAX_LEVEL - 1].into(), ..Node::default() };
-        SkipList { header, nodes: Vec::new(), free: Vec::new(), level: 1, len: 0, tail: NIL }
+        SkipList::with_capacity(0)
     }
 
     /// A list sized for `n` nodes.
     pub fn with_capacity(n: usize) -> SkipList {
-        let mut list = SkipList::new();
-        list.nodes.reserve_exact(n);
-        list
+        // Towers average 4/3 links.
+        let slots = MAX_LEVEL + n + n / 3;
+        let mut links = Vec::with_capacity(slots);
+        links.resize(MAX_LEVEL, Link::default());
+        let mut nodes = Vec::with_capacity(slots);
+        nodes.resize(MAX_LEVEL, Node::default());
+        SkipList { links, nodes, free: Vec::new(), towers: 0, level: 1, len: 0, tail: NIL }
     }
 
     pub fn len(&self) -> usize {
@@ -220,45 +200,57 @@ impl SkipList {
         self.len == 0
     }
 
-    /// Node slots allocated, used or free (to decide when to compact).
+    /// Node towers allocated, used or free (to decide when to compact).
     pub fn slots(&self) -> usize {
-        self.nodes.len()
+        self.towers
     }
 
-    /// Heap bytes held, roughly (for tests and memory estimates).
-    pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.nodes.iter().map(|n| n.member.len() + n.upper.len() * 8).sum::<usize>()
+    fn n(&self, id: u32) -> Option<&Node> {
+        self.nodes.get(id as usize)
     }
 
-    fn n(&self, id: u32) -> &Node {
-        if id == NIL {
-            return &self.header;
+    fn link(&self, id: u32, level: usize) -> Link {
+        self.links.get(id as usize + level).copied().unwrap_or_default()
+    }
+
+    fn set_link(&mut self, id: u32, level: usize, link: Link) {
+        if let Some(l) = self.links.get_mut(id as usize + level) {
+            *l = link;
         }
-        self.nodes.get(id as usize - 1).unwrap_or(&self.header)
     }
 
-    fn n_mut(&mut self, id: u32) -> &mut Node {
-        if id == NIL {
-            return &mut self.header;
+    fn add_span(&mut self, id: u32, level: usize, delta: i64) {
+        if let Some(l) = self.links.get_mut(id as usize + level) {
+            l.span = (l.span as i64 + delta).clamp(0, u32::MAX as i64) as u32;
         }
-        match self.nodes.get_mut(id as usize - 1) {
-            Some(n) => n,
-            None => &mut self.header,
+    }
+
+    fn height(&self, id: u32) -> usize {
+        self.n(id).map_or(0, |n| n.height as usize)
+    }
+
+    fn set_back(&mut self, id: u32, back: u32) {
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            n.back = back;
         }
     }
 
     pub fn member(&self, id: u32) -> &[u8] {
-        &self.n(id).member
+        self.n(id).map_or(&[], |n| &n.member)
     }
 
     pub fn score(&self, id: u32) -> f64 {
-        self.n(id).score
+        self.n(id).map_or(0.0, |n| n.score)
+    }
+
+    /// Whether `link` leads to a node that sorts before `(score, member)`.
+    fn before(&self, link: Link, score: f64, member: &[u8]) -> bool {
+        link.next != NIL && (link.score < score || (link.score == score && self.member(link.next) < member))
     }
 
     /// The first node (lowest score), `NIL` when empty.
     pub fn first(&self) -> u32 {
-        self.header.l0.next
+        self.link(NIL, 0).next
     }
 
     /// The last node (highest score), `NIL` when empty.
@@ -270,59 +262,57 @@ impl SkipList {
         if id == NIL {
             return NIL;
         }
-        self.n(id).l0.next
+        self.link(id, 0).next
     }
 
     pub fn prev(&self, id: u32) -> u32 {
         if id == NIL {
             return NIL;
         }
-        self.n(id).back
+        self.n(id).map_or(NIL, |n| n.back)
+    }
+
+    /// A tower of `height` links for a new node: a free one of that height, or a new one at the end.
+    fn alloc(&mut self, height: usize) -> u32 {
+        if let Some(id) = self.free.get_mut(height - 1).and_then(Vec::pop) {
+            return id;
+        }
+        let id = self.links.len() as u32;
+        self.links.resize(self.links.len() + height, Link::default());
+        self.nodes.resize(self.links.len(), Node::default());
+        self.towers += 1;
+        id
     }
 
     /// Adds a member that is not in the list yet; returns its node id.
     pub fn insert(&mut self, score: f64, member: Box<[u8]>) -> u32 {
         let height = random_level();
-        let node = Node {
-            member,
-            score,
-            back: NIL,
-            l0: Link::default(),
-            upper: vec![Link::default(); height - 1].into(),
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                *self.n_mut(id) = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                self.nodes.len() as u32
-            }
-        };
-        self.link(id);
+        let id = self.alloc(height);
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            *n = Node { member, score, back: NIL, height: height as u8 };
+        }
+        self.link_in(id);
         id
     }
 
-    /// Threads node `id` (holding its member and score, unlinked) into the list.
-    fn link(&mut self, id: u32) {
+    /// Threads node `id` (holding its member, score and height; its links cleared) into the list.
+    fn link_in(&mut self, id: u32) {
         let mut update = [NIL; MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
-        let height = self.n(id).height();
+        let height = self.height(id);
+        let score = self.score(id);
         {
-            let node = self.n(id);
-            let (score, member) = (node.score, &*node.member);
+            let member = self.member(id);
             let mut x = NIL;
             for i in (0..self.level).rev() {
                 let mut r = if i + 1 == self.level { 0 } else { rank.get(i + 1).copied().unwrap_or(0) };
                 loop {
-                    let l = self.n(x).link(i);
-                    if l.next != NIL && self.n(l.next).before(score, member) {
-                        r += l.span as usize;
-                        x = l.next;
-                    } else {
+                    let l = self.link(x, i);
+                    if !self.before(l, score, member) {
                         break;
                     }
+                    r += l.span as usize;
+                    x = l.next;
                 }
                 if let (Some(u), Some(rk)) = (update.get_mut(i), rank.get_mut(i)) {
                     *u = x;
@@ -333,27 +323,29 @@ impl SkipList {
         if height > self.level {
             for i in self.level..height {
                 let len = self.len as u32;
-                self.header.set_link(i, Link { next: NIL, span: len });
+                self.set_link(NIL, i, Link { next: NIL, span: len, score: 0.0 });
             }
             self.level = height;
         }
         let r0 = rank[0];
         for i in 0..height {
             let (u, ri) = (update.get(i).copied().unwrap_or(NIL), rank.get(i).copied().unwrap_or(0));
-            let ul = self.n(u).link(i);
-            let crossed = (r0 - ri) as u32;
-            self.n_mut(id).set_link(i, Link { next: ul.next, span: ul.span.saturating_sub(crossed) });
-            self.n_mut(u).set_link(i, Link { next: id, span: crossed + 1 });
+            let ul = self.link(u, i);
+            let crossed = r0.saturating_sub(ri) as u32;
+            self.set_link(
+                id,
+                i,
+                Link { next: ul.next, span: ul.span.saturating_sub(crossed), score: ul.score },
+            );
+            self.set_link(u, i, Link { next: id, span: crossed + 1, score });
         }
         for i in height..self.level {
-            let u = update.get(i).copied().unwrap_or(NIL);
-            self.n_mut(u).add_span(i, 1);
+            self.add_span(update.get(i).copied().unwrap_or(NIL), i, 1);
         }
-        let back = update[0];
-        self.n_mut(id).back = back;
-        let next = self.n(id).l0.next;
+        self.set_back(id, update[0]);
+        let next = self.link(id, 0).next;
         if next != NIL {
-            self.n_mut(next).back = id;
+            self.set_back(next, id);
         } else {
             self.tail = id;
         }
@@ -366,12 +358,11 @@ impl SkipList {
         let mut x = NIL;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.n(x).link(i);
-                if l.next != NIL && self.n(l.next).before(score, member) {
-                    x = l.next;
-                } else {
+                let l = self.link(x, i);
+                if !self.before(l, score, member) {
                     break;
                 }
+                x = l.next;
             }
             if let Some(u) = update.get_mut(i) {
                 *u = x;
@@ -380,102 +371,108 @@ impl SkipList {
         update
     }
 
+    /// The path to node `id`, if it is linked.
+    fn path_to(&self, id: u32) -> Option<[u32; MAX_LEVEL]> {
+        let update = self.path(self.score(id), self.member(id));
+        (self.link(update[0], 0).next == id && id != NIL).then_some(update)
+    }
+
     /// Takes node `id` out of the links, given the path to it.
     fn unlink(&mut self, id: u32, update: &[u32; MAX_LEVEL]) {
         for i in 0..self.level {
             let u = update.get(i).copied().unwrap_or(NIL);
-            let ul = self.n(u).link(i);
+            let ul = self.link(u, i);
             if ul.next == id {
-                let xl = self.n(id).link(i);
-                self.n_mut(u)
-                    .set_link(i, Link { next: xl.next, span: (ul.span + xl.span).saturating_sub(1) });
+                let xl = self.link(id, i);
+                let span = ul.span.saturating_add(xl.span).saturating_sub(1);
+                self.set_link(u, i, Link { next: xl.next, span, score: xl.score });
             } else {
-                self.n_mut(u).add_span(i, -1);
+                self.add_span(u, i, -1);
             }
         }
-        let (next, back) = (self.n(id).l0.next, self.n(id).back);
+        let (next, back) = (self.link(id, 0).next, self.prev(id));
         if next != NIL {
-            self.n_mut(next).back = back;
+            self.set_back(next, back);
         } else {
             self.tail = back;
         }
-        while self.level > 1 && self.header.link(self.level - 1).next == NIL {
+        while self.level > 1 && self.link(NIL, self.level - 1).next == NIL {
             self.level -= 1;
         }
         self.len -= 1;
+        for i in 0..self.height(id) {
+            self.set_link(id, i, Link::default());
+        }
     }
 
-    /// Releases the slot of an unlinked node, returning its member.
+    /// Releases the tower of an unlinked node, returning its member.
     fn release(&mut self, id: u32) -> Box<[u8]> {
-        let node = std::mem::take(self.n_mut(id));
-        self.free.push(id);
+        let node = self.nodes.get_mut(id as usize).map(std::mem::take).unwrap_or_default();
+        let h = (node.height as usize).max(1);
+        if self.free.len() < h {
+            self.free.resize(h, Vec::new());
+        }
+        if let Some(f) = self.free.get_mut(h - 1) {
+            f.push(id);
+        }
         node.member
     }
 
     /// Removes node `id`; returns its member.
     pub fn remove(&mut self, id: u32) -> Box<[u8]> {
-        let update = {
-            let node = self.n(id);
-            self.path(node.score, &node.member)
-        };
-        if self.n(update[0]).l0.next != id {
-            return Box::default();
-        }
+        let Some(update) = self.path_to(id) else { return Box::default() };
         self.unlink(id, &update);
+        let member = self.release(id);
         if self.len == 0 {
-            // Everything is free: start afresh rather than keep the slots.
-            let member = std::mem::take(&mut self.n_mut(id).member);
+            // Everything is free: start afresh rather than keep the towers.
             *self = SkipList::new();
-            return member;
         }
-        self.release(id)
+        member
     }
 
     /// Changes the score of node `id`, moving it if its place changes. The id stays the same.
     pub fn set_score(&mut self, id: u32, score: f64) {
-        let node = self.n(id);
-        let (back, next) = (node.back, node.l0.next);
-        // Still strictly between its neighbours: update in place, as Redis does.
-        if (back == NIL || self.n(back).score < score) && (next == NIL || self.n(next).score > score) {
-            self.n_mut(id).score = score;
-            return;
-        }
-        let update = self.path(node.score, &node.member);
-        if self.n(update[0]).l0.next != id {
+        let Some(update) = self.path_to(id) else { return };
+        let back = self.prev(id);
+        let next = self.link(id, 0);
+        // Still strictly between its neighbours: update in place (and the links' copies of the score).
+        if (back == NIL || self.score(back) < score) && (next.next == NIL || next.score > score) {
+            if let Some(n) = self.nodes.get_mut(id as usize) {
+                n.score = score;
+            }
+            for i in 0..self.height(id) {
+                let u = update.get(i).copied().unwrap_or(NIL);
+                if let Some(l) = self.links.get_mut(u as usize + i) {
+                    l.score = score;
+                }
+            }
             return;
         }
         self.unlink(id, &update);
-        let node = self.n_mut(id);
-        node.score = score;
-        let height = node.height();
-        for i in 0..height {
-            node.set_link(i, Link::default());
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            n.score = score;
+            n.back = NIL;
         }
-        node.back = NIL;
-        self.link(id);
+        self.link_in(id);
     }
 
     /// The 1-based rank of node `id` (0 if it is not linked).
     pub fn rank(&self, id: u32) -> usize {
-        let node = self.n(id);
-        let (score, member) = (node.score, &*node.member);
+        let (score, member) = (self.score(id), self.member(id));
         let mut rank = 0usize;
         let mut x = NIL;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.n(x).link(i);
-                if l.next == NIL {
+                let l = self.link(x, i);
+                let ahead =
+                    l.next != NIL && (l.score < score || (l.score == score && self.member(l.next) <= member));
+                if !ahead {
                     break;
                 }
-                let n = self.n(l.next);
-                if n.score < score || (n.score == score && *n.member <= *member) {
-                    rank += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
+                rank += l.span as usize;
+                x = l.next;
             }
-            if x == id {
+            if x == id && x != NIL {
                 return rank;
             }
         }
@@ -491,7 +488,7 @@ impl SkipList {
         let mut x = NIL;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.n(x).link(i);
+                let l = self.link(x, i);
                 if l.next != NIL && traversed + l.span as usize <= rank {
                     traversed += l.span as usize;
                     x = l.next;
@@ -506,25 +503,33 @@ impl SkipList {
         NIL
     }
 
-    /// The first node with a score in `range`.
-    pub fn first_in_score(&self, range: &ScoreRange) -> u32 {
-        if range.is_empty() || self.tail == NIL || !range.gte_min(self.n(self.tail).score) {
-            return NIL;
-        }
+    /// The last node, on each level, for which `go_on(link to next)` holds, from the header down.
+    fn seek(&self, mut go_on: impl FnMut(Link) -> bool) -> [u32; MAX_LEVEL] {
+        let mut update = [NIL; MAX_LEVEL];
         let mut x = NIL;
         for i in (0..self.level).rev() {
             loop {
-                let next = self.n(x).link(i).next;
-                if next != NIL && !range.gte_min(self.n(next).score) {
-                    x = next;
-                } else {
+                let l = self.link(x, i);
+                if l.next == NIL || !go_on(l) {
                     break;
                 }
+                x = l.next;
+            }
+            if let Some(u) = update.get_mut(i) {
+                *u = x;
             }
         }
-        let x = self.n(x).l0.next;
-        if x != NIL && range.lte_max(self.n(x).score) {
-            x
+        update
+    }
+
+    /// The first node with a score in `range`.
+    pub fn first_in_score(&self, range: &ScoreRange) -> u32 {
+        if range.is_empty() || self.tail == NIL || !range.gte_min(self.score(self.tail)) {
+            return NIL;
+        }
+        let x = self.link(self.seek(|l| !range.gte_min(l.score))[0], 0);
+        if x.next != NIL && range.lte_max(x.score) {
+            x.next
         } else {
             NIL
         }
@@ -532,22 +537,12 @@ impl SkipList {
 
     /// The last node with a score in `range`.
     pub fn last_in_score(&self, range: &ScoreRange) -> u32 {
-        let first = self.first();
-        if range.is_empty() || first == NIL || !range.lte_max(self.n(first).score) {
+        let first = self.link(NIL, 0);
+        if range.is_empty() || first.next == NIL || !range.lte_max(first.score) {
             return NIL;
         }
-        let mut x = NIL;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.n(x).link(i).next;
-                if next != NIL && range.lte_max(self.n(next).score) {
-                    x = next;
-                } else {
-                    break;
-                }
-            }
-        }
-        if x != NIL && range.gte_min(self.n(x).score) {
+        let x = self.seek(|l| range.lte_max(l.score))[0];
+        if x != NIL && range.gte_min(self.score(x)) {
             x
         } else {
             NIL
@@ -556,22 +551,11 @@ impl SkipList {
 
     /// The first node whose member is in `range` (walking in score order, as Redis does).
     pub fn first_in_lex(&self, range: &LexRange) -> u32 {
-        if range.is_empty() || self.tail == NIL || !range.gte_min(&self.n(self.tail).member) {
+        if range.is_empty() || self.tail == NIL || !range.gte_min(self.member(self.tail)) {
             return NIL;
         }
-        let mut x = NIL;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.n(x).link(i).next;
-                if next != NIL && !range.gte_min(&self.n(next).member) {
-                    x = next;
-                } else {
-                    break;
-                }
-            }
-        }
-        let x = self.n(x).l0.next;
-        if x != NIL && range.lte_max(&self.n(x).member) {
+        let x = self.link(self.seek(|l| !range.gte_min(self.member(l.next)))[0], 0).next;
+        if x != NIL && range.lte_max(self.member(x)) {
             x
         } else {
             NIL
@@ -581,41 +565,31 @@ impl SkipList {
     /// The last node whose member is in `range`.
     pub fn last_in_lex(&self, range: &LexRange) -> u32 {
         let first = self.first();
-        if range.is_empty() || first == NIL || !range.lte_max(&self.n(first).member) {
+        if range.is_empty() || first == NIL || !range.lte_max(self.member(first)) {
             return NIL;
         }
-        let mut x = NIL;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.n(x).link(i).next;
-                if next != NIL && range.lte_max(&self.n(next).member) {
-                    x = next;
-                } else {
-                    break;
-                }
-            }
-        }
-        if x != NIL && range.gte_min(&self.n(x).member) {
+        let x = self.seek(|l| range.lte_max(self.member(l.next)))[0];
+        if x != NIL && range.gte_min(self.member(x)) {
             x
         } else {
             NIL
         }
     }
 
-    /// Removes the nodes from the path's end while `keep_going` holds, calling `removed` with each node's
-    /// id and member before its slot is released. Returns how many went.
+    /// Removes the nodes from the path's end while `keep_going(score, member)` holds, calling `removed`
+    /// with each node's id and member before its tower is released. Returns how many went.
     fn remove_run(
         &mut self,
         update: [u32; MAX_LEVEL],
-        mut keep_going: impl FnMut(&Node) -> bool,
+        mut keep_going: impl FnMut(f64, &[u8]) -> bool,
         mut removed: impl FnMut(u32, &[u8]),
     ) -> usize {
         let mut count = 0;
-        let mut x = self.n(update[0]).l0.next;
-        while x != NIL && keep_going(self.n(x)) {
-            let next = self.n(x).l0.next;
+        let mut x = self.link(update[0], 0).next;
+        while x != NIL && keep_going(self.score(x), self.member(x)) {
+            let next = self.link(x, 0).next;
             self.unlink(x, &update);
-            removed(x, &self.n(x).member);
+            removed(x, self.member(x));
             self.release(x);
             count += 1;
             x = next;
@@ -628,27 +602,18 @@ impl SkipList {
 
     /// Removes the nodes with 1-based ranks `start..=end`.
     pub fn remove_rank_range(&mut self, start: usize, end: usize, removed: impl FnMut(u32, &[u8])) -> usize {
-        let mut update = [NIL; MAX_LEVEL];
         let mut traversed = 0usize;
-        let mut x = NIL;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.n(x).link(i);
-                if l.next != NIL && traversed + (l.span as usize) < start {
-                    traversed += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
+        let update = self.seek(|l| {
+            let go = traversed + (l.span as usize) < start;
+            if go {
+                traversed += l.span as usize;
             }
-            if let Some(u) = update.get_mut(i) {
-                *u = x;
-            }
-        }
+            go
+        });
         let mut rank = traversed;
         self.remove_run(
             update,
-            |_| {
+            |_, _| {
                 rank += 1;
                 rank <= end
             },
@@ -658,51 +623,24 @@ impl SkipList {
 
     /// Removes the nodes with a score in `range`.
     pub fn remove_score_range(&mut self, range: &ScoreRange, removed: impl FnMut(u32, &[u8])) -> usize {
-        let mut update = [NIL; MAX_LEVEL];
-        let mut x = NIL;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.n(x).link(i).next;
-                if next != NIL && !range.gte_min(self.n(next).score) {
-                    x = next;
-                } else {
-                    break;
-                }
-            }
-            if let Some(u) = update.get_mut(i) {
-                *u = x;
-            }
-        }
-        self.remove_run(update, |n| range.lte_max(n.score), removed)
+        let update = self.seek(|l| !range.gte_min(l.score));
+        self.remove_run(update, |s, _| range.lte_max(s), removed)
     }
 
     /// Removes the nodes whose member is in `range`.
     pub fn remove_lex_range(&mut self, range: &LexRange, removed: impl FnMut(u32, &[u8])) -> usize {
-        let mut update = [NIL; MAX_LEVEL];
-        let mut x = NIL;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.n(x).link(i).next;
-                if next != NIL && !range.gte_min(&self.n(next).member) {
-                    x = next;
-                } else {
-                    break;
-                }
-            }
-            if let Some(u) = update.get_mut(i) {
-                *u = x;
-            }
-        }
-        self.remove_run(update, |n| range.lte_max(&n.member), removed)
+        let update = self.seek(|l| !range.gte_min(self.member(l.next)));
+        self.remove_run(update, |_, m| range.lte_max(m), removed)
     }
 
     /// Empties the list, handing each member and score in order to `f` (to rebuild it elsewhere).
     pub fn drain(&mut self, mut f: impl FnMut(Box<[u8]>, f64)) {
         let mut x = self.first();
         while x != NIL {
-            let node = std::mem::take(self.n_mut(x));
-            x = node.l0.next;
+            let next = self.link(x, 0).next;
+            let node = self.nodes.get_mut(x as usize).map(std::mem::take).unwrap_or_default();
             f(node.member, node.score);
+            x = next;
         }
         *self = SkipList::new();
     }
@@ -714,13 +652,13 @@ impl SkipList {
         let mut x = self.first();
         let mut prev = NIL;
         while x != NIL {
-            assert_eq!(self.n(x).back, prev);
+            assert_eq!(self.prev(x), prev);
             if prev != NIL {
-                assert!(self.n(prev).before(self.n(x).score, &self.n(x).member));
+                assert!((self.score(prev), self.member(prev)) < (self.score(x), self.member(x)));
             }
             ids.push(x);
             prev = x;
-            x = self.n(x).l0.next;
+            x = self.link(x, 0).next;
         }
         assert_eq!(self.tail, prev);
         assert_eq!(ids.len(), self.len);
@@ -730,19 +668,19 @@ impl SkipList {
             let mut x = NIL;
             let mut at = 0;
             loop {
-                let l = self.n(x).link(i);
-                let to = if l.next == NIL { self.len } else { pos[&l.next] };
-                if l.next != NIL {
-                    assert_eq!(l.span as usize, to - at, "span at level {i}");
-                }
+                let l = self.link(x, i);
                 if l.next == NIL {
                     break;
                 }
+                assert!(self.height(l.next) > i);
+                assert_eq!(l.score.to_bits(), self.score(l.next).to_bits(), "cached score at level {i}");
+                let to = pos[&l.next];
+                assert_eq!(l.span as usize, to - at, "span at level {i}");
                 x = l.next;
                 at = to;
             }
         }
-        assert!(self.level == 1 || self.header.link(self.level - 1).next != NIL);
+        assert!(self.level == 1 || self.link(NIL, self.level - 1).next != NIL);
     }
 }
 
@@ -784,6 +722,13 @@ mod tests {
         l.remove(b);
         assert!(l.is_empty());
         assert_eq!(l.slots(), 0);
+        // Removed towers are reused.
+        let a = l.insert(1.0, b"a".to_vec().into());
+        let b = l.insert(2.0, b"b".to_vec().into());
+        l.remove(b);
+        let c = l.insert(3.0, b"c".to_vec().into());
+        assert!(l.slots() <= 3);
+        assert_eq!((l.rank(a), l.rank(c)), (1, 2));
         l.check();
     }
 

@@ -2,8 +2,8 @@
 //!
 //! - `listpack` while the set has at most `zset-max-listpack-entries` members (128) and each member is at
 //!   most `zset-max-listpack-value` bytes (64): one [`Pack`] whose elements are the entries in (score,
-//!   member) order. An entry is a compact score (see [`encode_entry`]: small integers in one byte,
-//!   `x.5` in five) followed by the member, so a hundred `member:N` cost about 1.4 KB.
+//!   member) order. An entry is a compact score (see [`encode_entry`]: 0 to 111.5 by halves in one byte)
+//!   followed by the member, so a hundred `member:N` with scores `j * 1.5` take 1.25 KB.
 //! - `skiplist` beyond: a [`SkipList`] (ordered index with ranks) and a hash table from member to node id,
 //!   the member stored once, in the node.
 //!
@@ -32,32 +32,34 @@ impl Default for ZsetLimits {
 
 // ---- compact entries ----
 
-/// Score tags 0..=0xEF are the score itself (an integer 0..=239, no further bytes).
-const SMALL_MAX: u8 = 0xEF;
-const TAG_I16: u8 = 0xF0;
-const TAG_I32: u8 = 0xF1;
-/// Millisecond timestamps fit in 48 bits.
-const TAG_I48: u8 = 0xF2;
-const TAG_F32: u8 = 0xF3;
-const TAG_F64: u8 = 0xF4;
-const I48_LIMIT: f64 = (1u64 << 47) as f64;
+/// Score tags 0..=0xDF are the score itself, in halves (0, 0.5, ... 111.5), with no further bytes.
+const SMALL_MAX: u8 = 0xDF;
+/// Twice the score as a little-endian integer of 2, 4 or 6 bytes (6 hold millisecond timestamps).
+const TAG_H16: u8 = 0xE0;
+const TAG_H32: u8 = 0xE1;
+const TAG_H48: u8 = 0xE2;
+const TAG_F32: u8 = 0xE3;
+const TAG_F64: u8 = 0xE4;
+const H48_LIMIT: f64 = (1u64 << 47) as f64;
 
-/// An entry of the compact encoding: a score tag, the score's bytes (little endian) and the member. A score
-/// with no fraction is stored as the smallest integer that holds it (so `-0` becomes `0`, as Redis's
-/// listpack stores it), else as an `f32` when that is exact, else as an `f64`.
+/// An entry of the compact encoding: a score tag, the score's bytes (little endian) and the member. Scores
+/// that are whole or halves (most in practice: counts, ratings, timestamps) are stored as twice their value
+/// in the smallest integer that holds it (so `-0` becomes `0`, as Redis's listpack stores it); others as an
+/// `f32` when that is exact, else as an `f64`.
 fn encode_entry(out: &mut Vec<u8>, score: f64, member: &[u8]) {
-    if score.fract() == 0.0 && (-I48_LIMIT..I48_LIMIT).contains(&score) {
-        let i = score as i64;
+    let twice = score * 2.0;
+    if twice.fract() == 0.0 && (-H48_LIMIT..H48_LIMIT).contains(&twice) {
+        let i = twice as i64;
         if (0..=SMALL_MAX as i64).contains(&i) {
             out.push(i as u8);
         } else if let Ok(v) = i16::try_from(i) {
-            out.push(TAG_I16);
+            out.push(TAG_H16);
             out.extend_from_slice(&v.to_le_bytes());
         } else if let Ok(v) = i32::try_from(i) {
-            out.push(TAG_I32);
+            out.push(TAG_H32);
             out.extend_from_slice(&v.to_le_bytes());
         } else {
-            out.push(TAG_I48);
+            out.push(TAG_H48);
             out.extend_from_slice(i.to_le_bytes().get(..6).unwrap_or_default());
         }
     } else if (score as f32) as f64 == score {
@@ -79,15 +81,15 @@ fn take<const N: usize>(s: &[u8]) -> Option<([u8; N], &[u8])> {
 fn decode_entry(e: &[u8]) -> (f64, &[u8]) {
     let Some((&tag, rest)) = e.split_first() else { return (0.0, e) };
     let decoded = match tag {
-        0..=SMALL_MAX => Some((tag as f64, rest)),
-        TAG_I16 => take::<2>(rest).map(|(b, r)| (i16::from_le_bytes(b) as f64, r)),
-        TAG_I32 => take::<4>(rest).map(|(b, r)| (i32::from_le_bytes(b) as f64, r)),
-        TAG_I48 => take::<6>(rest).map(|(b, r)| {
+        0..=SMALL_MAX => Some((tag as f64 / 2.0, rest)),
+        TAG_H16 => take::<2>(rest).map(|(b, r)| (i16::from_le_bytes(b) as f64 / 2.0, r)),
+        TAG_H32 => take::<4>(rest).map(|(b, r)| (i32::from_le_bytes(b) as f64 / 2.0, r)),
+        TAG_H48 => take::<6>(rest).map(|(b, r)| {
             let mut w = [0u8; 8];
             if let Some(dst) = w.get_mut(..6) {
                 dst.copy_from_slice(&b);
             }
-            (((i64::from_le_bytes(w) << 16) >> 16) as f64, r)
+            (((i64::from_le_bytes(w) << 16) >> 16) as f64 / 2.0, r)
         }),
         TAG_F32 => take::<4>(rest).map(|(b, r)| (f32::from_le_bytes(b) as f64, r)),
         _ => take::<8>(rest).map(|(b, r)| (f64::from_le_bytes(b), r)),
@@ -99,9 +101,9 @@ fn decode_entry(e: &[u8]) -> (f64, &[u8]) {
 fn entry_member(e: &[u8]) -> &[u8] {
     let skip = match e.first() {
         Some(0..=SMALL_MAX) => 1,
-        Some(&TAG_I16) => 3,
-        Some(&TAG_I32 | &TAG_F32) => 5,
-        Some(&TAG_I48) => 7,
+        Some(&TAG_H16) => 3,
+        Some(&TAG_H32 | &TAG_F32) => 5,
+        Some(&TAG_H48) => 7,
         Some(_) => 9,
         None => 0,
     };
@@ -1978,11 +1980,15 @@ mod tests {
     fn entries_round_trip_compactly() {
         for (score, len) in [
             (0.0, 1),
-            (239.0, 1),
-            (240.0, 3),
+            (1.5, 1),
+            (111.5, 1),
+            (112.0, 3),
             (-1.0, 3),
+            (-0.5, 3),
+            (16383.5, 3),
             (70000.0, 5),
-            (1.5, 5),
+            (70000.5, 5),
+            (0.25, 5),
             (0.1, 9),
             (1.7e12, 7),
             (-1.7e12, 7),
@@ -2011,7 +2017,7 @@ mod tests {
         }
         z.trim();
         assert_eq!(z.encoding(), "listpack");
-        assert!(z.pack_bytes() < 1450, "{}", z.pack_bytes());
+        assert!(z.pack_bytes() <= 1280, "{}", z.pack_bytes());
         assert_eq!(z.score(b"member:7"), Some(10.5));
         assert_eq!(z.rank(b"member:99"), Some((99, 148.5)));
     }
@@ -2113,6 +2119,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn any_score_round_trips(bits in any::<u64>(), small in -300_000i64..300_000, member in proptest::collection::vec(any::<u8>(), 0..20)) {
+            for score in [f64::from_bits(bits), small as f64 / 2.0, small as f64 * 1e7] {
+                if score.is_nan() {
+                    continue;
+                }
+                let mut buf = vec![];
+                encode_entry(&mut buf, score, &member);
+                let (s, m) = decode_entry(&buf);
+                prop_assert_eq!(m, &member[..]);
+                prop_assert_eq!(entry_member(&buf), &member[..]);
+                prop_assert!(s == score && (s.to_bits() == score.to_bits() || score == 0.0), "{} {}", score, s);
+            }
+        }
+
         #[test]
         fn both_encodings_behave_like_a_sorted_vec(
             ops in proptest::collection::vec((0u8..9, 0u8..8, 0u8..30, 0u8..30), 0..200),
