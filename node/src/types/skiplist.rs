@@ -183,8 +183,8 @@ impl SkipList {
 
     /// A list sized for `n` nodes.
     pub fn with_capacity(n: usize) -> SkipList {
-        // Towers average 4/3 links.
-        let slots = MAX_LEVEL + n + n / 3;
+        // Towers average 4/3 links; a little more so that a set of `n` rarely grows its vectors.
+        let slots = MAX_LEVEL + n + n / 3 + n / 32;
         let mut links = Vec::with_capacity(slots);
         links.resize(MAX_LEVEL, Link::default());
         let mut nodes = Vec::with_capacity(slots);
@@ -278,6 +278,12 @@ impl SkipList {
             return id;
         }
         let id = self.links.len() as u32;
+        if self.links.len() + height > self.links.capacity() {
+            // Grow by a quarter rather than double: these are most of a large set's memory.
+            let more = (self.links.len() / 4).max(height + 64);
+            self.links.reserve_exact(more);
+            self.nodes.reserve_exact(more);
+        }
         self.links.resize(self.links.len() + height, Link::default());
         self.nodes.resize(self.links.len(), Node::default());
         self.towers += 1;

@@ -346,7 +346,7 @@ impl Zset {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            Zset::Pack(p) => p.iter().map(decode_entry).find(|(_, m)| *m == member).map(|(s, _)| s),
+            Zset::Pack(p) => p.iter().find(|e| entry_member(e) == member).map(|e| decode_entry(e).0),
             Zset::Skip(s) => s.find(member).map(|id| s.list.score(id)),
         }
     }
@@ -356,10 +356,9 @@ impl Zset {
         match self {
             Zset::Pack(p) => p
                 .iter()
-                .map(decode_entry)
                 .enumerate()
-                .find(|(_, (_, m))| *m == member)
-                .map(|(i, (s, _))| (i, s)),
+                .find(|(_, e)| entry_member(e) == member)
+                .map(|(i, e)| (i, decode_entry(e).0)),
             Zset::Skip(s) => {
                 let id = s.find(member)?;
                 Some((s.list.rank(id).saturating_sub(1), s.list.score(id)))
@@ -380,7 +379,7 @@ impl Zset {
 
     /// Converts ahead of a write that brings `pairs` pairs, as Redis 7.2 does when they are more than the
     /// compact encoding may hold (whether or not they are new members).
-    pub fn reserve(&mut self, pairs: usize, limits: ZsetLimits) {
+    pub fn expect_pairs(&mut self, pairs: usize, limits: ZsetLimits) {
         if matches!(self, Zset::Pack(_)) && pairs > limits.max_entries {
             self.convert();
         }
@@ -395,12 +394,13 @@ impl Zset {
         limits: ZsetLimits,
     ) -> Result<Added, NanScore> {
         let mut out = Added { score, ..Added::default() };
+        // Where the member is (pack offset or node id) and its score.
         let current = match self {
-            Zset::Pack(p) => p.iter_offsets().find(|(_, e)| entry_member(e) == member).map(|(at, e)| {
-                let (s, _) = decode_entry(e);
-                (Some(at), s)
-            }),
-            Zset::Skip(s) => s.find(member).map(|id| (None, s.list.score(id))),
+            Zset::Pack(p) => p
+                .iter_offsets()
+                .find(|(_, e)| entry_member(e) == member)
+                .map(|(at, e)| (at, decode_entry(e).0)),
+            Zset::Skip(s) => s.find(member).map(|id| (id as usize, s.list.score(id))),
         };
         match current {
             Some((at, cur)) => {
@@ -423,16 +423,10 @@ impl Zset {
                     out.updated = true;
                     match self {
                         Zset::Pack(p) => {
-                            if let Some(at) = at {
-                                p.remove_at(at);
-                            }
+                            p.remove_at(at);
                             pack_insert(p, score, member);
                         }
-                        Zset::Skip(s) => {
-                            if let Some(id) = s.find(member) {
-                                s.list.set_score(id, score);
-                            }
-                        }
+                        Zset::Skip(s) => s.list.set_score(at as u32, score),
                     }
                 }
             }
@@ -786,13 +780,14 @@ const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 /// A reply that grows past this is abandoned and its client closed, as an output buffer limit would: a
 /// `ZRANDMEMBER` count of -10^18 asks for more than any memory (it makes Redis itself run out of memory).
-const REPLY_CAP: usize = 1 << 30;
+const REPLY_CAP: usize = 512 << 20;
 
 fn arg<'a>(a: &[&'a [u8]], i: usize) -> &'a [u8] {
     a.get(i).copied().unwrap_or_default()
 }
 
-fn limits(ctx: &Ctx) -> ZsetLimits {
+/// The compact encoding's thresholds as configured now (`zset-max-listpack-*`).
+pub fn limits(ctx: &Ctx) -> ZsetLimits {
     ZsetLimits {
         max_entries: ctx.srv.config.zset_max_listpack_entries,
         max_value: ctx.srv.config.zset_max_listpack_value,
@@ -1046,7 +1041,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr: bool) -> CmdResult {
     let Ctx { srv, me, .. } = ctx;
     let tally = match get_mut(&mut srv.db, key, now)? {
         Some(z) => {
-            z.reserve(scores.len(), limits);
+            z.expect_pairs(scores.len(), limits);
             let t = zadd_pairs(z, pairs, &scores, flags, limits);
             z.trim();
             t?
@@ -2051,8 +2046,27 @@ mod tests {
         z.insert(b"123456789", 1.0, l);
         assert_eq!(z.encoding(), "skiplist");
         let mut z = Zset::new();
-        z.reserve(5, l);
+        z.expect_pairs(5, l);
         assert_eq!(z.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn a_set_that_shrank_is_compacted() {
+        let mut z = Zset::new();
+        for i in 0..10_000 {
+            z.insert(format!("m{i}").as_bytes(), i as f64, ZsetLimits::default());
+        }
+        assert_eq!(z.remove_ranks(0, 8999), 9000);
+        let Zset::Skip(s) = &z else { panic!("not a skiplist") };
+        assert_eq!((s.list.len(), s.list.slots()), (1000, 1000));
+        assert!(s.table.capacity() < 2000);
+        assert_eq!(z.rank(b"m9000"), Some((0, 9000.0)));
+        for i in 0..990 {
+            assert!(z.remove(format!("m{}", 9000 + i).as_bytes()));
+        }
+        let Zset::Skip(s) = &z else { panic!("not a skiplist") };
+        assert!(s.list.slots() < 100, "{}", s.list.slots());
+        assert_eq!(z.iter().map(|(m, _)| m.to_vec()).collect::<Vec<_>>().len(), 10);
     }
 
     #[test]
