@@ -604,8 +604,10 @@ impl Zset {
         keep: impl Fn(f64, &[u8]) -> bool,
     ) -> usize {
         let Some(start) = first(self) else { return 0 };
-        let count = self.walk(start, false).take_while(|(m, s)| keep(*s, m)).count();
-        self.remove_ranks(start, start + count - 1)
+        match self.walk(start, false).take_while(|(m, s)| keep(*s, m)).count() {
+            0 => 0,
+            count => self.remove_ranks(start, start + count - 1),
+        }
     }
 
     /// A random member and its score.
@@ -1601,8 +1603,13 @@ impl<'a> Src<'a> {
     }
 }
 
-// TODO(sets): `Set` has no iterator or membership test on this branch yet; wire these to it when the sets
-// branch lands (members count with score 1). Until then a set input reads as empty.
+// TODO(sets): `Set` has no iterator or membership test on this branch yet, so a set input reads as empty.
+// Once the sets branch (`Set::iter()` yielding `set::Member`, `Set::contains`) is merged, the bodies are:
+//     Box::new(set.iter().map(|m| (match m {
+//         Member::Str(s) => Cow::Borrowed(s),
+//         Member::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+//     }, 1.0)))
+// and `set.contains(member)`: Redis counts a set's members with score 1.
 fn set_members<'a>(_set: &'a Set) -> Members<'a> {
     Box::new(std::iter::empty())
 }
@@ -1656,7 +1663,10 @@ fn zsetop(ctx: &mut Ctx, a: &[&[u8]], dst: Option<&[u8]>, op: SetOp, card: bool,
         return Err(CmdError::Msg(format!("ERR at least 1 input key is needed for '{name}' command")));
     }
     let first = numkeys_at + 1;
-    let setnum = usize::try_from(setnum).ok().filter(|&n| n <= a.len() - first).ok_or(CmdError::Syntax)?;
+    let setnum = usize::try_from(setnum)
+        .ok()
+        .filter(|&n| n <= a.len().saturating_sub(first))
+        .ok_or(CmdError::Syntax)?;
     let keys = a.get(first..first + setnum).unwrap_or_default();
     let now = ctx.now;
     for key in keys {
