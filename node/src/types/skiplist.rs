@@ -555,9 +555,19 @@ impl SkipList {
         }
     }
 
+    /// Redis's `zslIsInLexRange`: the range can hold something, the last member is not below it and the
+    /// first not above it (with mixed scores the members are not in lexicographic order).
+    fn may_hold_lex(&self, range: &LexRange) -> bool {
+        let first = self.first();
+        !range.is_empty()
+            && first != NIL
+            && range.gte_min(self.member(self.tail))
+            && range.lte_max(self.member(first))
+    }
+
     /// The first node whose member is in `range` (walking in score order, as Redis does).
     pub fn first_in_lex(&self, range: &LexRange) -> u32 {
-        if range.is_empty() || self.tail == NIL || !range.gte_min(self.member(self.tail)) {
+        if !self.may_hold_lex(range) {
             return NIL;
         }
         let x = self.link(self.seek(|l| !range.gte_min(self.member(l.next)))[0], 0).next;
@@ -570,8 +580,7 @@ impl SkipList {
 
     /// The last node whose member is in `range`.
     pub fn last_in_lex(&self, range: &LexRange) -> u32 {
-        let first = self.first();
-        if range.is_empty() || first == NIL || !range.lte_max(self.member(first)) {
+        if !self.may_hold_lex(range) {
             return NIL;
         }
         let x = self.seek(|l| range.lte_max(self.member(l.next)))[0];

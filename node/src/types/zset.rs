@@ -519,9 +519,19 @@ impl Zset {
         }
     }
 
+    /// Redis's `zzlIsInLexRange`: the range can hold something, the last member is not below it and the first
+    /// not above it. With mixed scores the members are not in lexicographic order, and these checks decide
+    /// results that a scan alone would not.
+    fn may_hold_lex(&self, range: &LexRange) -> bool {
+        let (Some((first, _)), Some((last, _))) = (self.iter().next(), self.iter().next_back()) else {
+            return false;
+        };
+        !range.is_empty() && range.gte_min(last) && range.lte_max(first)
+    }
+
     /// The rank of the first member in the lexicographic `range`.
     pub fn first_in_lex(&self, range: &LexRange) -> Option<usize> {
-        if range.is_empty() {
+        if !self.may_hold_lex(range) {
             return None;
         }
         match self {
@@ -535,7 +545,7 @@ impl Zset {
 
     /// The rank of the last member in the lexicographic `range`.
     pub fn last_in_lex(&self, range: &LexRange) -> Option<usize> {
-        if range.is_empty() {
+        if !self.may_hold_lex(range) {
             return None;
         }
         match self {
