@@ -375,6 +375,21 @@ fn zrange_by_lex() {
     });
 }
 
+/// With mixed scores the members are not in lexicographic order; Redis's listpack walk (first/last member
+/// checks, then a scan) decides the result, and we follow it (replies captured from redis-server).
+#[test]
+fn lex_ranges_over_mixed_scores_follow_the_listpack_walk() {
+    let node = Node::start(&[]);
+    let mut c = node.conn();
+    zadd(&mut c, "mx", &[("b", "1"), ("a", "2"), ("d", "3"), ("c", "4"), ("aa", "5")]);
+    c.expect(&["ZRANGEBYLEX", "mx", "[a", "[c"], &arr(&["b", "a"]));
+    c.expect(&["ZRANGEBYLEX", "mx", "[b", "+"], b"*0\r\n");
+    c.expect(&["ZREVRANGEBYLEX", "mx", "[c", "[a"], &arr(&["aa", "c", "d", "a", "b"]));
+    c.expect(&["ZLEXCOUNT", "mx", "[a", "[c"], b":2\r\n");
+    c.expect(&["ZRANGEBYLEX", "mx", "[aa", "+"], &arr(&["b", "a", "d", "c", "aa"]));
+    c.expect(&["ZREMRANGEBYLEX", "mx", "[b", "[d"], b":0\r\n");
+}
+
 #[test]
 fn zrange_option_errors() {
     let node = Node::start(&[]);
