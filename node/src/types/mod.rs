@@ -8,6 +8,7 @@ pub mod list;
 pub mod pack;
 pub mod quicklist;
 pub mod set;
+pub mod skiplist;
 pub mod string;
 pub mod zset;
 

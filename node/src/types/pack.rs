@@ -83,6 +83,12 @@ impl Pack {
         self.buf.shrink_to_fit();
     }
 
+    /// Makes room for exactly `additional` more bytes, so that a pack grown one element at a time holds no
+    /// spare capacity (as a listpack is reallocated to its size).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
+    }
+
     /// The element at `offset` and the offset of the next one. `None` at the end (or at an offset that is
     /// not an element's start, which a caller only gets by misuse).
     pub fn get(&self, offset: usize) -> Option<(&[u8], usize)> {
@@ -137,6 +143,12 @@ impl Pack {
     /// The elements, front to back (and back to front with `.rev()`).
     pub fn iter(&self) -> Iter<'_> {
         Iter { pack: self, front: 0, back: self.buf.len() }
+    }
+
+    /// The elements between two element boundaries: from offset `front` up to offset `back` (exclusive),
+    /// from both ends.
+    pub fn iter_between(&self, front: usize, back: usize) -> Iter<'_> {
+        Iter { pack: self, front, back: back.min(self.buf.len()) }
     }
 
     /// The elements with their offsets, front to back.
@@ -386,6 +398,9 @@ mod tests {
             items(&p),
             vec![b"a".to_vec(), b"ab".to_vec(), b"b".to_vec(), b"CCC".to_vec(), b"d".to_vec()]
         );
+        let (from, to) = (p.offset_of(1).unwrap(), p.offset_of(3).unwrap());
+        assert_eq!(p.iter_between(from, to).collect::<Vec<_>>(), vec![&b"ab"[..], b"b"]);
+        assert_eq!(p.iter_between(from, to).rev().collect::<Vec<_>>(), vec![&b"b"[..], b"ab"]);
         p.remove_at(p.find(b"b").unwrap());
         p.remove_range(0, 2);
         assert_eq!(items(&p), vec![b"CCC".to_vec(), b"d".to_vec()]);
