@@ -773,7 +773,7 @@ impl Zset {
 
 // ---- commands ----
 
-use super::set::Set;
+use super::set::{Member, Set};
 use super::skiplist::LexBound;
 use super::{cursor_arg, int_arg, is, parse_float, scan_opts, timeout_arg};
 use crate::blocking::{block, OnTimeout};
@@ -1613,19 +1613,19 @@ impl<'a> Src<'a> {
     }
 }
 
-// TODO(sets): `Set` has no iterator or membership test on this branch yet, so a set input reads as empty.
-// Once the sets branch (`Set::iter()` yielding `set::Member`, `Set::contains`) is merged, the bodies are:
-//     Box::new(set.iter().map(|m| (match m {
-//         Member::Str(s) => Cow::Borrowed(s),
-//         Member::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
-//     }, 1.0)))
-// and `set.contains(member)`: Redis counts a set's members with score 1.
-fn set_members<'a>(_set: &'a Set) -> Members<'a> {
-    Box::new(std::iter::empty())
+/// A set read as a sorted-set input: every member with score 1, as Redis counts it.
+fn set_members<'a>(set: &'a Set) -> Members<'a> {
+    Box::new(set.iter().map(|m| {
+        let member = match m {
+            Member::Str(s) => Cow::Borrowed(s),
+            Member::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+        };
+        (member, 1.0)
+    }))
 }
 
-fn set_contains(_set: &Set, _member: &[u8]) -> bool {
-    false
+fn set_contains(set: &Set, member: &[u8]) -> bool {
+    set.contains(member)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
