@@ -47,29 +47,38 @@ const H48_LIMIT: f64 = (1u64 << 47) as f64;
 /// in the smallest integer that holds it (so `-0` becomes `0`, as Redis's listpack stores it); others as an
 /// `f32` when that is exact, else as an `f64`.
 fn encode_entry(out: &mut Vec<u8>, score: f64, member: &[u8]) {
+    let (code, len) = score_code(score);
+    out.extend_from_slice(code.get(..len).unwrap_or_default());
+    out.extend_from_slice(member);
+}
+
+/// The tag and bytes that encode `score` (see [`encode_entry`]), and how many of them there are.
+fn score_code(score: f64) -> ([u8; 9], usize) {
+    let mut code = [0u8; 9];
+    let mut put = |tag: u8, bytes: &[u8]| {
+        code[0] = tag;
+        if let Some(dst) = code.get_mut(1..1 + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        (code, 1 + bytes.len())
+    };
     let twice = score * 2.0;
     if twice.fract() == 0.0 && (-H48_LIMIT..H48_LIMIT).contains(&twice) {
         let i = twice as i64;
         if (0..=SMALL_MAX as i64).contains(&i) {
-            out.push(i as u8);
+            put(i as u8, &[])
         } else if let Ok(v) = i16::try_from(i) {
-            out.push(TAG_H16);
-            out.extend_from_slice(&v.to_le_bytes());
+            put(TAG_H16, &v.to_le_bytes())
         } else if let Ok(v) = i32::try_from(i) {
-            out.push(TAG_H32);
-            out.extend_from_slice(&v.to_le_bytes());
+            put(TAG_H32, &v.to_le_bytes())
         } else {
-            out.push(TAG_H48);
-            out.extend_from_slice(i.to_le_bytes().get(..6).unwrap_or_default());
+            put(TAG_H48, i.to_le_bytes().get(..6).unwrap_or_default())
         }
     } else if (score as f32) as f64 == score {
-        out.push(TAG_F32);
-        out.extend_from_slice(&(score as f32).to_le_bytes());
+        put(TAG_F32, &(score as f32).to_le_bytes())
     } else {
-        out.push(TAG_F64);
-        out.extend_from_slice(&score.to_le_bytes());
+        put(TAG_F64, &score.to_le_bytes())
     }
-    out.extend_from_slice(member);
 }
 
 fn take<const N: usize>(s: &[u8]) -> Option<([u8; N], &[u8])> {
@@ -659,8 +668,10 @@ fn pack_insert(p: &mut Pack, score: f64, member: &[u8]) {
             after(s, m, score, member)
         })
         .map_or(p.end(), |(at, _)| at);
-    let mut buf = Vec::with_capacity(member.len() + 9);
-    encode_entry(&mut buf, score, member);
+    let (code, len) = score_code(score);
+    let mut buf = SmallVec::<[u8; 96]>::new();
+    buf.extend_from_slice(code.get(..len).unwrap_or_default());
+    buf.extend_from_slice(member);
     // The element's bytes plus its two length varints.
     p.reserve_exact(buf.len() + 2 * (1 + buf.len() / 128));
     p.insert_at(at, &buf);
