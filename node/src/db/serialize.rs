@@ -307,7 +307,8 @@ mod tests {
                     _ => panic!("set of {n}"),
                 }
             }
-            let mut pairs: Vec<(&[u8], f64)> = refs.iter().enumerate().map(|(i, m)| (*m, i as f64 * 0.5)).collect();
+            let mut pairs: Vec<(&[u8], f64)> =
+                refs.iter().enumerate().map(|(i, m)| (*m, i as f64 * 0.5)).collect();
             pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
             let z = Zset::from_sorted(&pairs, ZsetLimits { max_entries: 128, max_value: 64 });
             let p = encode(&Entry::collection(b"z", z, 0));
