@@ -1346,6 +1346,19 @@ fn zrange_generic(
         None => None,
         Some(z) => {
             let mut items = select(z, &spec, rev, offset, limit);
+            // Redis fills a rank range's destination one member at a time, starting as a listpack when
+            // the count fits: members added before one too long for a listpack arrives went through it,
+            // and a listpack stores -0 as 0.
+            if matches!(spec, Spec::Rank(..)) && items.len() <= limits.max_entries {
+                for (m, score) in items.iter_mut() {
+                    if m.len() > limits.max_value {
+                        break;
+                    }
+                    if *score == 0.0 {
+                        *score = 0.0;
+                    }
+                }
+            }
             if rev {
                 items.reverse();
             }
