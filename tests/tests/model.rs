@@ -64,9 +64,12 @@ const MISSING: &str = "missing";
 /// may hold a sorted set with mixed scores (on which lex ranges depend on the skiplist's random levels,
 /// so that even two redis-servers disagree).
 const LEX2: &str = "zlex2";
+/// A string that only lex commands (and DEL) meet, for `WRONGTYPE`: unlike `STR` or any other key, which a
+/// store command may turn into a sorted set with mixed scores, it never holds one.
+const LEX_WRONG: &str = "lexwrong";
 /// Every key that may exist, for state checks and key commands.
 const ALL: &[&str] =
-    &["l1", "l2", "l3", "s1", "s2", "s3", "z1", "z2", "z3", "zlex", "zlex2", "str", "missing"];
+    &["l1", "l2", "l3", "s1", "s2", "s3", "z1", "z2", "z3", "zlex", "zlex2", "str", "missing", "lexwrong"];
 /// Keys of another type that a command may be pointed at, besides `STR` and `MISSING`. Never `LEX`: a
 /// zset command writing there could give it a non-zero score.
 const OTHERS: &[&str] = &["l1", "l2", "s1", "s2", "z1", "z2"];
@@ -94,6 +97,17 @@ const LEX_BOUNDS: &[&str] = &[
 ];
 const BAD_LEX_BOUNDS: &[&str] = &["a", "", "1", "inf"];
 const WEIGHTS: &[&str] = &["1", "2", "0.5", "-1", "0", "3"];
+
+/// The encoding settings each run changes (to small values, so that conversions happen often), and their
+/// defaults.
+const DEFAULTS: [(&str, &str); 6] = [
+    ("list-max-listpack-size", "-2"),
+    ("set-max-intset-entries", "512"),
+    ("set-max-listpack-entries", "128"),
+    ("set-max-listpack-value", "64"),
+    ("zset-max-listpack-entries", "128"),
+    ("zset-max-listpack-value", "64"),
+];
 
 /// How a reply is compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,6 +291,15 @@ impl Gen {
         }
     }
 
+    /// A blocking command's timeout: short (never 0, which waits forever), rarely invalid.
+    fn timeout(&mut self) -> String {
+        if self.pct(95) {
+            "0.01".into()
+        } else {
+            self.pick(&["-1", "x", "0.001"])
+        }
+    }
+
     /// LIMIT offset count, as two arguments.
     fn limit(&mut self) -> [String; 2] {
         let offset = self.pick(&["0", "0", "1", "2", "5", "-1"]);
@@ -318,7 +341,7 @@ impl Gen {
     fn list_op(&mut self) -> Op {
         let k = self.key(LISTS);
         let mut c: Cmd = Vec::new();
-        match self.rng.u32(0..32) {
+        match self.rng.u32(0..34) {
             0..=4 => {
                 c.push(self.pick(&["LPUSH", "RPUSH"]));
                 c.push(k);
@@ -396,6 +419,33 @@ impl Gen {
                 c.push(self.pick_kw(&["LEFT", "RIGHT"]));
                 if self.pct(50) {
                     c.extend([self.kw("COUNT"), self.count()]);
+                }
+            }
+            28..=29 => {
+                // The blocking twins: served at once when a key has elements, else they time out (10 ms).
+                let timeout = self.timeout();
+                match self.rng.u32(0..5) {
+                    0 => {
+                        c.push(self.pick(&["BLPOP", "BRPOP"]));
+                        c.extend(self.keys(LISTS, 3));
+                        c.push(timeout);
+                    }
+                    1 => {
+                        let dst = self.key(LISTS);
+                        let from = self.pick_kw(&["LEFT", "RIGHT"]);
+                        let to = self.pick_kw(&["LEFT", "RIGHT"]);
+                        c.extend(["BLMOVE".into(), k, dst, from, to, timeout]);
+                    }
+                    2 => c.extend(["BRPOPLPUSH".into(), k, self.key(LISTS), timeout]),
+                    _ => {
+                        let keys = self.keys(LISTS, 3);
+                        c.extend(["BLMPOP".into(), timeout, keys.len().to_string()]);
+                        c.extend(keys);
+                        c.push(self.pick_kw(&["LEFT", "RIGHT"]));
+                        if self.pct(50) {
+                            c.extend([self.kw("COUNT"), self.count()]);
+                        }
+                    }
                 }
             }
             _ => {
@@ -621,6 +671,22 @@ impl Gen {
                     c.extend([self.kw("COUNT"), self.count()]);
                 }
             }
+            48 => {
+                let timeout = self.timeout();
+                let keys: Vec<String> = (0..self.rng.usize(1..=3)).map(|_| self.key(read_pool)).collect();
+                if self.pct(50) {
+                    c.push(self.pick(&["BZPOPMIN", "BZPOPMAX"]));
+                    c.extend(keys);
+                    c.push(timeout);
+                } else {
+                    c.extend(["BZMPOP".into(), timeout, keys.len().to_string()]);
+                    c.extend(keys);
+                    c.push(self.pick_kw(&["MIN", "MAX"]));
+                    if self.pct(50) {
+                        c.extend([self.kw("COUNT"), self.count()]);
+                    }
+                }
+            }
             _ => {
                 let k = self.key(ZSETS);
                 c = self.zadd(k, false);
@@ -711,9 +777,8 @@ impl Gen {
     fn lex_op(&mut self) -> Op {
         let k = match self.rng.u32(0..100) {
             0..=87 => LEX.to_string(),
-            88..=91 => STR.to_string(),
-            92..=96 => LEX2.to_string(),
-            _ => self.pick(&["l1", "s1"]),
+            88..=92 => LEX2.to_string(),
+            _ => LEX_WRONG.to_string(),
         };
         let mut c: Cmd = Vec::new();
         match self.rng.u32(0..20) {
@@ -1084,7 +1149,15 @@ impl Pair {
 
     /// Whether `last` still differs after replaying `prefix` on flushed servers.
     fn reproduces(&mut self, prefix: &[&Cmd], last: &Op) -> bool {
-        self.flush().is_ok() && self.replay(prefix).is_ok() && self.exec(last).is_err()
+        self.reproduce(prefix, last).is_some()
+    }
+
+    /// Replays `prefix` on flushed servers, then runs `last`: the mismatch, if it differs.
+    fn reproduce(&mut self, prefix: &[&Cmd], last: &Op) -> Option<Mismatch> {
+        if self.flush().is_err() || self.replay(prefix).is_err() {
+            return None;
+        }
+        self.exec(last).err()
     }
 
     /// The shortest prefix found (greedy chunk removal, time-boxed) after which `last` still differs; None
@@ -1132,6 +1205,8 @@ struct Run {
     /// Per command name: how many ran, how many were errors, how many empty or null (MODEL_STATS=1).
     stats: std::collections::BTreeMap<String, [usize; 3]>,
     errors: std::collections::BTreeMap<String, usize>,
+    /// The CONFIG SET commands this run started with.
+    config: Vec<Cmd>,
     /// Mismatches per command name, over all seeds.
     seen: std::collections::BTreeMap<String, usize>,
 }
@@ -1143,16 +1218,17 @@ impl Run {
 
     /// Small encoding thresholds, so conversions happen often; chosen per seed.
     fn configure(&mut self, strict: bool) {
-        let settings = [
-            ("list-max-listpack-size", self.gen.pick(&["4", "4", "2", "8", "-2"])),
-            ("set-max-intset-entries", self.gen.pick(&["4", "4", "8", "512"])),
-            ("set-max-listpack-entries", self.gen.pick(&["4", "4", "8", "128"])),
-            ("set-max-listpack-value", self.gen.pick(&["64", "16"])),
-            ("zset-max-listpack-entries", self.gen.pick(&["4", "4", "8", "128"])),
-            ("zset-max-listpack-value", self.gen.pick(&["64", "16"])),
+        let choices: [&[&str]; 6] = [
+            &["4", "4", "2", "8", "-2"],
+            &["4", "4", "8", "512"],
+            &["4", "4", "8", "128"],
+            &["64", "16"],
+            &["4", "4", "8", "128"],
+            &["64", "16"],
         ];
-        for (name, value) in settings {
-            let cmd = vec!["CONFIG".to_string(), "SET".to_string(), name.to_string(), value.clone()];
+        for ((name, _), choice) in DEFAULTS.iter().zip(choices) {
+            let value = self.gen.pick(choice);
+            let cmd = vec!["CONFIG".to_string(), "SET".to_string(), name.to_string(), value];
             let (a, _) = self.pair.both(&cmd).unwrap_or_else(|e| panic!("{e}"));
             // The reference may be 7.0, which has no set-max-listpack-*: its answer is not checked.
             assert!(
@@ -1162,6 +1238,34 @@ impl Run {
                 self.pair.subject_name,
                 show(&a)
             );
+            self.config.push(cmd);
+        }
+    }
+
+    /// The settings of this run that a reproduction needs: each one is put back to its default in turn, and
+    /// stays there if the mismatch still shows (the servers are left with only the needed ones).
+    fn needed_config(&mut self, prefix: &[Cmd], last: &Op) -> Vec<Cmd> {
+        let prefix: Vec<&Cmd> = prefix.iter().collect();
+        let mut needed = Vec::new();
+        for (set, (_, default)) in self.config.clone().iter().zip(DEFAULTS) {
+            if set[3] == *default {
+                continue;
+            }
+            let mut reset = set.clone();
+            reset[3] = default.to_string();
+            let _ = self.pair.both(&reset);
+            if !self.pair.reproduces(&prefix, last) {
+                let _ = self.pair.both(set);
+                needed.push(set.clone());
+            }
+        }
+        needed
+    }
+
+    /// Puts back the settings the run started with.
+    fn restore_config(&mut self) {
+        for set in self.config.clone() {
+            let _ = self.pair.both(&set);
         }
     }
 
@@ -1203,9 +1307,11 @@ impl Run {
     fn start_fresh(&mut self) {
         self.pair.flush().unwrap_or_else(|e| panic!("{e}"));
         self.history.clear();
-        let set = op(vec!["SET".into(), STR.into(), "hello".into()]);
-        if let Err(m) = self.step(&set) {
-            panic!("{}: SET differs: {} vs {}", self.label(), show(&m.subject), show(&m.reference));
+        for key in [STR, LEX_WRONG] {
+            let set = op(vec!["SET".into(), key.into(), "hello".into()]);
+            if let Err(m) = self.step(&set) {
+                panic!("{}: SET differs: {} vs {}", self.label(), show(&m.subject), show(&m.reference));
+            }
         }
     }
 
@@ -1261,15 +1367,35 @@ impl Run {
         let history = std::mem::take(&mut self.history);
         match self.pair.shrink(&history, last) {
             Some(cmds) => {
+                let config = self.needed_config(&cmds, last);
                 let _ = writeln!(
                     r,
                     "  minimal reproduction ({} commands before it, on an empty server):",
                     cmds.len()
                 );
-                for c in &cmds {
+                if self.resp3 {
+                    let _ = writeln!(r, "    HELLO 3");
+                }
+                for c in config.iter().chain(&cmds) {
                     let _ = writeln!(r, "    {}", line(c));
                 }
                 let _ = writeln!(r, "    {}", line(&last.cmd));
+                let prefix: Vec<&Cmd> = cmds.iter().collect();
+                if let Some(m) = self.pair.reproduce(&prefix, last) {
+                    let _ = writeln!(r, "  which gives:");
+                    let _ = writeln!(r, "    command:      {}", line(&m.cmd));
+                    let _ = writeln!(
+                        r,
+                        "    {:<13} {}",
+                        format!("{}:", self.pair.subject_name),
+                        show(&m.subject)
+                    );
+                    let _ = writeln!(r, "    redis-server: {}", show(&m.reference));
+                    if !m.note.is_empty() {
+                        let _ = writeln!(r, "    note: {}", m.note);
+                    }
+                }
+                self.restore_config();
             }
             None => {
                 let _ = writeln!(r, "  (replaying the history on flushed servers does not reproduce it)");
@@ -1342,6 +1468,7 @@ fn model(resp3: bool, default_seeds: &[u64]) {
             history: Vec::new(),
             stats: Default::default(),
             errors: Default::default(),
+            config: Vec::new(),
             seen,
         };
         run.configure(!both_redis);
