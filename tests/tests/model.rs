@@ -75,9 +75,24 @@ const ALL: &[&str] =
 const OTHERS: &[&str] = &["l1", "l2", "s1", "s2", "z1", "z2"];
 
 const WORDS: &[&str] = &["a", "b", "c", "d", "e", "f", "apple", "banana", "é", "a\0b"];
-/// Integers, so sets stay intsets while only these are added.
-const INTS: &[&str] =
-    &["0", "1", "2", "3", "5", "10", "-1", "-7", "42", "1000", "9223372036854775807", "-9223372036854775808"];
+/// Integers, so sets stay intsets while only these are added; of 16, 32 and 64 bits, so intsets upgrade.
+const INTS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "3",
+    "5",
+    "10",
+    "-1",
+    "-7",
+    "42",
+    "1000",
+    "40000",
+    "-70000",
+    "3000000000",
+    "9223372036854775807",
+    "-9223372036854775808",
+];
 /// Strings that look like numbers but are not integers to Redis, and the empty string.
 const ODD: &[&str] = &["", "007", "3.5", "1e3", "99999999999999999999", "+1", "-0", " 1"];
 
@@ -229,14 +244,30 @@ impl Gen {
 
     fn value(&mut self) -> String {
         match self.rng.u32(0..100) {
-            0..=44 => self.pick(WORDS),
-            45..=84 => self.pick(INTS),
-            85..=92 => {
+            0..=41 => self.pick(WORDS),
+            42..=79 => self.pick(INTS),
+            80..=87 => {
                 let i = self.rng.usize(..self.longs.len());
                 self.longs[i].clone()
             }
+            88..=93 => self.generated(),
             _ => self.pick(ODD),
         }
+    }
+
+    /// One of a few hundred values, for collections larger than the pools allow.
+    fn generated(&mut self) -> String {
+        if self.pct(50) {
+            self.rng.u32(0..400).to_string()
+        } else {
+            format!("m:{}", self.rng.u32(0..400))
+        }
+    }
+
+    /// Now and then (in the commands that add) many generated values at once, so that collections pass
+    /// the default thresholds (128 entries) too.
+    fn many(&mut self) -> Option<Vec<String>> {
+        self.pct(4).then(|| (0..self.rng.usize(20..=80)).map(|_| self.generated()).collect())
     }
 
     /// 1..=max values; often integers only, so sets stay intsets for a while.
@@ -451,7 +482,8 @@ impl Gen {
             _ => {
                 // Grow lists a bit faster than they shrink.
                 c.extend(["RPUSH".into(), k]);
-                c.extend(self.values(6));
+                let values = self.many().unwrap_or_else(|| self.values(6));
+                c.extend(values);
             }
         }
         op(c)
@@ -496,7 +528,7 @@ impl Gen {
                 c.extend(["SINTERCARD".into(), numkeys]);
                 c.extend(keys);
                 if self.pct(40) {
-                    let limit = self.pick(&["0", "1", "2", "5", "-1"]);
+                    let limit = self.pick(&["0", "1", "2", "3", "5", "-1"]);
                     c.extend([self.kw("LIMIT"), limit]);
                 }
             }
@@ -522,7 +554,8 @@ impl Gen {
             }
             _ => {
                 c.extend(["SADD".into(), k]);
-                c.extend(self.values(8));
+                let values = self.many().unwrap_or_else(|| self.values(8));
+                c.extend(values);
             }
         }
         op(c)
@@ -552,11 +585,23 @@ impl Gen {
         self.rng.shuffle(&mut opts);
         let mut c = vec!["ZADD".to_string(), key];
         c.extend(opts.iter().map(|o| self.kw(o)).collect::<Vec<_>>());
-        let pairs = if incr && self.pct(90) { 1 } else { self.rng.usize(1..=4) };
+        let many = !incr && self.pct(4);
+        let pairs = if many {
+            self.rng.usize(20..=80)
+        } else if incr && self.pct(90) {
+            1
+        } else {
+            self.rng.usize(1..=4)
+        };
         for _ in 0..pairs {
-            let score = if lex { "0".to_string() } else { self.score() };
+            let score = match (lex, many) {
+                (true, _) => "0".to_string(),
+                // Halves: exact in binary, printed alike by 7.0 and 7.2.
+                (false, true) => format!("{}.5", self.rng.i32(-50..50)),
+                (false, false) => self.score(),
+            };
             c.push(score);
-            c.push(self.value());
+            c.push(if many { self.generated() } else { self.value() });
         }
         if self.pct(2) {
             c.pop();
@@ -642,7 +687,7 @@ impl Gen {
                 c.extend(["ZINTERCARD".into(), numkeys]);
                 c.extend(keys);
                 if self.pct(40) {
-                    let limit = self.pick(&["0", "1", "2", "5", "-1"]);
+                    let limit = self.pick(&["0", "1", "2", "3", "5", "-1"]);
                     c.extend([self.kw("LIMIT"), limit]);
                 }
             }
@@ -1353,7 +1398,16 @@ impl Run {
     fn report(&mut self, i: usize, ops: usize, m: &Mismatch, last: &Op) -> String {
         let mut r = String::new();
         let _ = writeln!(r, "MISMATCH ({}, command {} of {ops})", self.label(), i + 1);
-        let _ = writeln!(r, "  reproduce: MODEL_SEED={} cargo test -p slotkv-tests --test model", self.seed);
+        let env: String = ["MODEL_OPS", "MODEL_TYPES", "MODEL_BOTH_REDIS", "MODEL_CHECK_EVERY"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|v| format!("{name}={v} ")))
+            .collect();
+        let test = if self.resp3 { "resp3" } else { "resp2" };
+        let _ = writeln!(
+            r,
+            "  reproduce: MODEL_SEED={} {env}cargo test -p slotkv-tests --test model {test}",
+            self.seed
+        );
         let _ = writeln!(r, "  command:      {}", line(&m.cmd));
         let _ = writeln!(r, "  {:<13} {}", format!("{}:", self.pair.subject_name), show(&m.subject));
         let _ = writeln!(r, "  redis-server: {}", show(&m.reference));
