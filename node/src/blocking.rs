@@ -13,8 +13,9 @@ use crate::dispatch;
 use crate::error::CmdResult;
 use crate::server::{Ctx, Server};
 
-/// What a blocked command replies when its timeout passes: `BLPOP`, `BZPOPMIN`, `BLMPOP` and `BZMPOP` send a
-/// null array, `BLMOVE` and `BRPOPLPUSH` a null bulk string.
+/// What a blocking command replies when it cannot block (inside `MULTI`): `BLPOP`, `BZPOPMIN`, `BLMPOP` and
+/// `BZMPOP` send a null array, `BLMOVE` and `BRPOPLPUSH` a null bulk string. A client whose timeout really
+/// passes gets a null array whatever its command, as from Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnTimeout {
     NullArray,
@@ -49,7 +50,7 @@ pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: i64, on_timeout: OnTimeout
     if deadline != 0 {
         ctx.srv.deadlines.insert((deadline, token));
     }
-    ctx.me.blocked = Some(Blocked { argv: Vec::new(), keys: owned, deadline, on_timeout });
+    ctx.me.blocked = Some(Blocked { argv: Vec::new(), keys: owned, deadline });
     Ok(())
 }
 
@@ -121,8 +122,8 @@ pub fn expire_timeouts(srv: &mut Server, now: i64) {
         }
         srv.deadlines.pop_first();
         let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
-        if let Some(on_timeout) = client.state.blocked.as_ref().map(|b| b.on_timeout) {
-            timeout_reply(&mut client.state, on_timeout);
+        if client.state.blocked.is_some() {
+            client.state.out.null_array();
             unblock(srv, &mut client.state);
             srv.wake.push(token);
         }

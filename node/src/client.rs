@@ -21,7 +21,6 @@ pub struct Blocked {
     pub keys: Vec<Vec<u8>>,
     /// Unix ms; 0 for never.
     pub deadline: i64,
-    pub on_timeout: crate::blocking::OnTimeout,
 }
 
 /// Pub/sub subscriptions of a client.

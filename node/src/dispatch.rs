@@ -296,6 +296,7 @@ fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
         C::ClientSetInfo => connection::client_setinfo(ctx, a),
         C::ClientNoEvict => connection::client_flag(ctx, a, true),
         C::ClientNoTouch => connection::client_flag(ctx, a, false),
+        C::ClientUnblock => connection::client_unblock(ctx, a),
         C::ClientHelp => introspection::help(ctx, "client"),
         C::Info => server::info(ctx, a),
         C::Config => introspection::container_help(ctx, "config"),

@@ -339,6 +339,7 @@ command_table! {
     ClientKill "client|kill" -3 [ADMIN NOSCRIPT LOADING STALE] 0 0 0 "connection" "2.4.0" "Terminates open connections.";
     ClientSetInfo "client|setinfo" 4 [NOSCRIPT LOADING STALE] 0 0 0 "connection" "7.2.0" "Sets information specific to the client or connection.";
     ClientNoEvict "client|no-evict" 3 [ADMIN NOSCRIPT LOADING STALE] 0 0 0 "connection" "7.0.0" "Sets the client eviction mode of the connection.";
+    ClientUnblock "client|unblock" -3 [ADMIN NOSCRIPT LOADING STALE] 0 0 0 "connection" "5.0.0" "Unblocks a client blocked by a blocking command from a different connection.";
     ClientNoTouch "client|no-touch" 3 [NOSCRIPT LOADING STALE] 0 0 0 "connection" "7.2.0" "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.";
     ClientHelp "client|help" 2 [LOADING STALE] 0 0 0 "connection" "5.0.0" "Returns helpful text about the different subcommands.";
     // server

@@ -1,7 +1,7 @@
 //! Blocking commands: wake-ups by other clients, first blocked first served, timeouts, disconnections,
 //! transactions, and commands pipelined behind a blocked one.
 
-use slotkv_tests::{wait_for, Conn, Node};
+use slotkv_tests::{info_field, wait_for, Conn, Node};
 use std::time::{Duration, Instant};
 
 /// Waits until the node reports `n` blocked clients.
@@ -21,6 +21,9 @@ fn blpop_is_woken_by_a_push() {
     let (mut waiter, mut pusher) = (node.conn(), node.conn());
     waiter.send(&["BLPOP", "empty", "q", "0"]);
     wait_blocked(&mut pusher, 1);
+    let info = String::from_utf8(pusher.bulk(&["INFO", "clients"]).unwrap()).unwrap();
+    assert_eq!(info_field(&info, "blocked_clients").as_deref(), Some("1"));
+    assert_eq!(info_field(&info, "total_blocking_keys").as_deref(), Some("2"));
     pusher.expect(&["RPUSH", "q", "a", "b"], b":2\r\n");
     assert_eq!(waiter.read_raw(), b"*2\r\n$1\r\nq\r\n$1\r\na\r\n");
     pusher.expect(&["LRANGE", "q", "0", "-1"], b"*1\r\n$1\r\nb\r\n");
@@ -54,8 +57,9 @@ fn timeouts_with_fractions_of_seconds() {
     c.expect(&["BLPOP", "q", "0.2"], b"*-1\r\n");
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(190) && waited < Duration::from_secs(3), "{waited:?}");
-    c.expect(&["BLMOVE", "q", "d", "LEFT", "RIGHT", "0.05"], b"$-1\r\n");
-    c.expect(&["BRPOPLPUSH", "q", "d", "0.05"], b"$-1\r\n");
+    // A real timeout is a null array for every blocking command (a null bulk only inside MULTI).
+    c.expect(&["BLMOVE", "q", "d", "LEFT", "RIGHT", "0.05"], b"*-1\r\n");
+    c.expect(&["BRPOPLPUSH", "q", "d", "0.05"], b"*-1\r\n");
     c.expect(&["BZPOPMIN", "z", "0.05"], b"*-1\r\n");
     c.cmd(&["HELLO", "3"]);
     c.expect(&["BLPOP", "q", "0.05"], b"_\r\n");
@@ -95,7 +99,8 @@ fn pushes_inside_multi_wake_after_exec() {
     // Inside MULTI a blocking command does not block.
     c.ok(&["MULTI"]);
     c.expect(&["BLPOP", "empty", "0"], b"+QUEUED\r\n");
-    c.expect(&["EXEC"], b"*1\r\n*-1\r\n");
+    c.expect(&["BLMOVE", "empty", "d", "LEFT", "LEFT", "0"], b"+QUEUED\r\n");
+    c.expect(&["EXEC"], b"*2\r\n*-1\r\n$-1\r\n");
 }
 
 #[test]
@@ -143,4 +148,27 @@ fn bzpopmin_is_woken_by_zadd() {
     c.expect(&["DEL", "s"], b":1\r\n");
     c.expect(&["LPUSH", "s", "y"], b":1\r\n");
     assert_eq!(waiter.read_raw(), b"*2\r\n$1\r\ns\r\n$1\r\ny\r\n");
+}
+
+#[test]
+fn client_unblock_with_timeout_or_error() {
+    let node = Node::start(&[]);
+    let (mut waiter, mut c) = (node.conn(), node.conn());
+    let id = waiter.int(&["CLIENT", "ID"]).to_string();
+    waiter.send(&["BLPOP", "q", "0"]);
+    wait_blocked(&mut c, 1);
+    c.expect(&["CLIENT", "UNBLOCK", &id], b":1\r\n");
+    assert_eq!(waiter.read_raw(), b"*-1\r\n");
+    c.expect(&["CLIENT", "UNBLOCK", &id], b":0\r\n");
+    waiter.send(&["BLMOVE", "q", "d", "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut c, 1);
+    c.expect(&["CLIENT", "UNBLOCK", &id, "ERROR"], b":1\r\n");
+    assert_eq!(waiter.read_raw(), b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    c.expect(
+        &["CLIENT", "UNBLOCK", &id, "FOO"],
+        b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n",
+    );
+    c.expect(&["CLIENT", "UNBLOCK", "x"], b"-ERR value is not an integer or out of range\r\n");
+    // The unblocked client works normally again.
+    waiter.expect(&["PING"], b"+PONG\r\n");
 }

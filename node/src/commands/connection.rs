@@ -153,6 +153,36 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: answers a blocked client as if its timeout passed, or with an error.
+pub fn client_unblock(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let id = int_arg(arg(a, 2))?;
+    let with_error = match a.get(3) {
+        None => false,
+        Some(r) if a.len() == 4 && is(r, "timeout") => false,
+        Some(r) if a.len() == 4 && is(r, "error") => true,
+        Some(_) => return Err(CmdError::Static("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let token = ctx.srv.other_clients().find(|c| c.id as i64 == id && c.blocked.is_some()).map(|c| c.token);
+    let Some(token) = token else {
+        ctx.me.out.int(0);
+        return Ok(());
+    };
+    if let Some(mut client) = ctx.srv.clients.get_mut(token).and_then(Option::take) {
+        if with_error {
+            client.state.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        } else {
+            client.state.out.null_array();
+        }
+        crate::blocking::unblock(ctx.srv, &mut client.state);
+        ctx.srv.wake.push(token);
+        if let Some(slot) = ctx.srv.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+    }
+    ctx.me.out.int(1);
+    Ok(())
+}
+
 /// Client names and library attributes: printable ASCII without spaces.
 fn valid_word(v: &[u8]) -> bool {
     v.iter().all(|&b| (b'!'..=b'~').contains(&b))

@@ -97,11 +97,17 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
         "clients" => writeln!(
             t,
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
-             client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
-             tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\n\
-             total_blocking_keys_on_nokey:0\r",
+             client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
+             tracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n\
+             total_blocking_keys_on_nokey:0\r\npubsub_clients:{}\r\nwatching_clients:{}\r\ntotal_watched_keys:{}\r",
             srv.other_clients().count() + 1,
             srv.config.maxclients,
+            srv.other_clients().filter(|c| c.blocked.is_some()).count(),
+            srv.deadlines.len(),
+            srv.waiters.len(),
+            srv.other_clients().chain(std::iter::once(&*ctx.me)).filter(|c| c.subs.any()).count(),
+            srv.other_clients().chain(std::iter::once(&*ctx.me)).filter(|c| !c.watched.is_empty()).count(),
+            srv.watchers.len(),
         ),
         "memory" => {
             let rss = crate::memory::rss();
@@ -138,7 +144,8 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
                  rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
-                 keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r",
+                 keyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
+                 total_error_replies:{}\r",
                 s.connections_received,
                 s.commands_processed,
                 s.ops_per_sec,
@@ -148,6 +155,9 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 srv.db.expired_keys,
                 s.keyspace_hits,
                 s.keyspace_misses,
+                srv.channels.len(),
+                srv.patterns.len(),
+                srv.shard_channels.len(),
                 s.total_error_replies,
             )
         }

@@ -6,6 +6,7 @@
 //! Expired keys are removed lazily when looked up and actively by [`Db::active_expire`].
 
 pub mod entry;
+pub mod serialize;
 
 use entry::{Entry, Kind};
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};

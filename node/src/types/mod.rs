@@ -6,7 +6,9 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pack;
+pub mod quicklist;
 pub mod set;
+pub mod skiplist;
 pub mod string;
 pub mod zset;
 

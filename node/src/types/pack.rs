@@ -54,6 +54,11 @@ impl Pack {
         Pack::default()
     }
 
+    /// An empty pack with room for `bytes` encoded bytes.
+    pub fn with_capacity(bytes: usize) -> Pack {
+        Pack { buf: Vec::with_capacity(bytes), len: 0 }
+    }
+
     /// Elements in the pack.
     pub fn len(&self) -> usize {
         self.len as usize
@@ -76,6 +81,12 @@ impl Pack {
     /// Gives back spare capacity.
     pub fn shrink_to_fit(&mut self) {
         self.buf.shrink_to_fit();
+    }
+
+    /// Makes room for exactly `additional` more bytes, so that a pack grown one element at a time holds no
+    /// spare capacity (as a listpack is reallocated to its size).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
     }
 
     /// The element at `offset` and the offset of the next one. `None` at the end (or at an offset that is
@@ -134,6 +145,12 @@ impl Pack {
         Iter { pack: self, front: 0, back: self.buf.len() }
     }
 
+    /// The elements between two element boundaries: from offset `front` up to offset `back` (exclusive),
+    /// from both ends.
+    pub fn iter_between(&self, front: usize, back: usize) -> Iter<'_> {
+        Iter { pack: self, front, back: back.min(self.buf.len()) }
+    }
+
     /// The elements with their offsets, front to back.
     pub fn iter_offsets(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         let mut at = 0;
@@ -172,6 +189,16 @@ impl Pack {
         self.len += 1;
     }
 
+    /// Appends, growing the buffer by about an eighth when full rather than doubling it, so that a pack
+    /// built by many single appends (`SADD` one member at a time) stays close to its encoded size.
+    pub fn push_back_tight(&mut self, data: &[u8]) {
+        let need = data.len() + 2 * varint_len(data.len());
+        if self.buf.capacity() - self.buf.len() < need {
+            self.buf.reserve_exact(need.max(self.buf.len() / 8));
+        }
+        self.push_back(data);
+    }
+
     pub fn push_front(&mut self, data: &[u8]) {
         self.insert_at(0, data);
     }
@@ -179,10 +206,47 @@ impl Pack {
     /// Inserts before the element at `offset` (`end()` appends).
     pub fn insert_at(&mut self, offset: usize, data: &[u8]) {
         let offset = offset.min(self.buf.len());
-        let mut enc = Vec::with_capacity(data.len() + 2 * varint_len(data.len()));
-        encode(&mut enc, data);
-        self.buf.splice(offset..offset, enc);
+        self.write_at(offset, offset, data);
         self.len += 1;
+    }
+
+    /// Replaces the bytes `start..end` with the encoded `data`, moving the tail once and without a
+    /// temporary buffer (pushing to the front of a list node is a hot path). Returns the end of the
+    /// written element.
+    fn write_at(&mut self, start: usize, end: usize, data: &[u8]) -> usize {
+        let mut header = [0u8; 10];
+        let mut h = 0;
+        let mut n = data.len();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if let Some(slot) = header.get_mut(h) {
+                *slot = if n > 0 { byte | 0x80 } else { byte };
+            }
+            h += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        let header = header.get(..h).unwrap_or_default();
+        let new_len = 2 * h + data.len();
+        let old_len = end - start;
+        let tail = self.buf.len() - end;
+        if new_len > old_len {
+            self.buf.resize(self.buf.len() + new_len - old_len, 0);
+        }
+        self.buf.copy_within(end..end + tail, start + new_len);
+        self.buf.truncate(start + new_len + tail);
+        if let Some(dst) = self.buf.get_mut(start..start + new_len) {
+            let (head, rest) = dst.split_at_mut(h);
+            head.copy_from_slice(header);
+            let (body, back) = rest.split_at_mut(data.len());
+            body.copy_from_slice(data);
+            for (b, &x) in back.iter_mut().zip(header.iter().rev()) {
+                *b = x;
+            }
+        }
+        start + new_len
     }
 
     /// Removes the element at `offset`; returns the offset of the one that followed (now at `offset`).
@@ -211,11 +275,23 @@ impl Pack {
     /// Replaces the element at `offset`; returns the offset of the one after it.
     pub fn replace_at(&mut self, offset: usize, data: &[u8]) -> Option<usize> {
         let (_, next) = self.get(offset)?;
-        let mut enc = Vec::with_capacity(data.len() + 2 * varint_len(data.len()));
-        encode(&mut enc, data);
-        let after = offset + enc.len();
-        self.buf.splice(offset..next, enc);
-        Some(after)
+        Some(self.write_at(offset, next, data))
+    }
+
+    /// Moves the elements from `offset` on into a new pack (`offset` must be an element's start or
+    /// `end()`).
+    pub fn split_off(&mut self, offset: usize) -> Pack {
+        let buf = self.buf.split_off(offset.min(self.buf.len()));
+        let mut tail = Pack { buf, len: 0 };
+        tail.len = tail.iter().count() as u32;
+        self.len -= tail.len;
+        tail
+    }
+
+    /// Appends the elements of `other`.
+    pub fn append(&mut self, other: &Pack) {
+        self.buf.extend_from_slice(&other.buf);
+        self.len += other.len;
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
@@ -322,11 +398,52 @@ mod tests {
             items(&p),
             vec![b"a".to_vec(), b"ab".to_vec(), b"b".to_vec(), b"CCC".to_vec(), b"d".to_vec()]
         );
+        let (from, to) = (p.offset_of(1).unwrap(), p.offset_of(3).unwrap());
+        assert_eq!(p.iter_between(from, to).collect::<Vec<_>>(), vec![&b"ab"[..], b"b"]);
+        assert_eq!(p.iter_between(from, to).rev().collect::<Vec<_>>(), vec![&b"b"[..], b"ab"]);
         p.remove_at(p.find(b"b").unwrap());
         p.remove_range(0, 2);
         assert_eq!(items(&p), vec![b"CCC".to_vec(), b"d".to_vec()]);
         assert_eq!(p.offset_of(2), None);
         assert_eq!(p.offset_of(-3), None);
+    }
+
+    #[test]
+    fn tight_pushes_stay_near_the_encoded_size() {
+        let mut p = Pack::with_capacity(4);
+        for i in 0..1000 {
+            p.push_back_tight(format!("member:{i}").as_bytes());
+        }
+        assert_eq!(p.len(), 1000);
+        assert!(
+            p.capacity() <= p.byte_len() + p.byte_len() / 8 + 16,
+            "{} for {}",
+            p.capacity(),
+            p.byte_len()
+        );
+        p.push_back_tight(&[b'x'; 20_000]);
+        assert_eq!(p.iter().next_back().map(<[u8]>::len), Some(20_000));
+    }
+
+    #[test]
+    fn split_and_append() {
+        let mut p: Pack = [&b"a"[..], b"bb", &[b'c'; 200], b"d"].into_iter().collect();
+        let tail = p.split_off(p.offset_of(2).unwrap());
+        assert_eq!(items(&p), vec![b"a".to_vec(), b"bb".to_vec()]);
+        assert_eq!(tail.len(), 2);
+        assert_eq!(tail.iter().next_back(), Some(&b"d"[..]));
+        let mut empty = p.split_off(p.end());
+        assert!(empty.is_empty() && p.len() == 2);
+        empty.append(&tail);
+        p.append(&empty);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p.iter().rev().map(<[u8]>::len).collect::<Vec<_>>(), vec![1, 200, 2, 1]);
+        // Growing and shrinking replacements keep the neighbours intact.
+        let at = p.offset_of(1).unwrap();
+        p.replace_at(at, &[b'x'; 300]).unwrap();
+        p.replace_at(p.offset_of(2).unwrap(), b"").unwrap();
+        assert_eq!(p.iter().map(<[u8]>::len).collect::<Vec<_>>(), vec![1, 300, 0, 1]);
+        assert_eq!(p.iter().rev().map(<[u8]>::len).collect::<Vec<_>>(), vec![1, 0, 300, 1]);
     }
 
     proptest! {
@@ -345,6 +462,12 @@ mod tests {
                         let at = p.offset_of(i as i64).unwrap();
                         p.replace_at(at, &data);
                         model[i] = data;
+                    }
+                    5 => {
+                        let i = data.len() % (model.len() + 1);
+                        let at = p.offset_of(i as i64).unwrap_or(p.end());
+                        p.insert_at(at, &data);
+                        model.insert(i, data);
                     }
                     _ => {}
                 }
