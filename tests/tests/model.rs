@@ -22,8 +22,9 @@
 //!   elements of the aggregate are sorted (as raw bytes) on both sides; the header must still match.
 //! - `SRANDMEMBER`, `ZRANDMEMBER`: random, so only the shape (types, lengths, errors) is compared, and the
 //!   subject's picks are checked to be members (and distinct for a positive count).
-//! - `SPOP`: the shape is compared, then the reference's set is made equal to the subject's (re-add what
-//!   the reference popped, remove what the subject popped; both counts are checked), then `SMEMBERS`.
+//! - `SPOP`: the shape is compared; then each server re-adds what it popped (the count must be whole: the
+//!   popped members were distinct and gone), the sets are compared, and both remove the same number of
+//!   their smallest members instead, so that a seed replays the same run every time.
 //!
 //! Every few hundred commands, and at the end, the whole keyspace is compared (`TYPE` and the contents).
 //!
