@@ -136,6 +136,8 @@ pub struct Node {
     pub port: u16,
     child: Child,
     log: PathBuf,
+    /// The binary's file name, for failure output.
+    name: String,
     /// Kept for its `Drop`, which removes the directory.
     _dir: tempfile::TempDir,
 }
@@ -144,7 +146,12 @@ impl Node {
     /// Starts a node with the harness's base settings plus `extra` (`["--requirepass", "x"]`) and waits
     /// until it answers `PING` (`+PONG` or `-NOAUTH`).
     pub fn start(extra: &[&str]) -> Node {
-        let bin = node_bin();
+        Node::start_bin(node_bin(), extra)
+    }
+
+    /// [`Node::start`] with another binary that takes the same arguments: a `redis-server`, for tests
+    /// that compare slotkv with real Redis side by side.
+    pub fn start_bin(bin: &Path, extra: &[&str]) -> Node {
         let mut last_log = String::new();
         for _attempt in 0..8 {
             let port = free_port();
@@ -176,7 +183,9 @@ impl Node {
                 .stderr(err)
                 .spawn()
                 .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-            let mut node = Node { port, child, log, _dir: dir };
+            let name =
+                bin.file_name().map_or_else(|| bin.display().to_string(), |n| n.to_string_lossy().into());
+            let mut node = Node { port, child, log, name, _dir: dir };
             match node.wait_ready() {
                 Ok(()) => return node,
                 Err(log) => {
@@ -185,11 +194,11 @@ impl Node {
                         last_log = log;
                         continue;
                     }
-                    panic!("slotkv-node {} {extra:?} did not start; its log:\n{log}", bin.display());
+                    panic!("{} {extra:?} did not start; its log:\n{log}", bin.display());
                 }
             }
         }
-        panic!("slotkv-node found no free port in 8 attempts; last log:\n{last_log}");
+        panic!("{} found no free port in 8 attempts; last log:\n{last_log}", bin.display());
     }
 
     /// Polls with `PING` until the node answers; `Err(log)` when it exited or never answered.
@@ -265,7 +274,7 @@ impl Drop for Node {
         if std::thread::panicking() {
             let log = self.log();
             let tail = log.get(log.len().saturating_sub(8000)..).unwrap_or(&log);
-            eprintln!("---- slotkv-node on port {} ({status:?}), log tail ----\n{tail}\n----", self.port);
+            eprintln!("---- {} on port {} ({status:?}), log tail ----\n{tail}\n----", self.name, self.port);
         }
     }
 }
