@@ -57,7 +57,7 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     if result.is_err() {
         ctx.srv.stats.command(index).failed_calls += 1;
     }
-    if ctx.srv.db.dirty != dirty && !ctx.srv.watchers.is_empty() {
+    if result.is_ok() && ctx.srv.db.dirty != dirty && !ctx.srv.watchers.is_empty() {
         multi::touch_keys(ctx, spec, argv);
     }
     result

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::entry::{Entry, Value};
 use crate::types::hash::Hash;
 use crate::types::list::List;
+use crate::types::pack::{read_varint, write_varint as varint};
 use crate::types::set::{Set, SetLimits};
 use crate::types::zset::{Zset, ZsetLimits};
 
@@ -59,14 +60,6 @@ impl Decoded {
             Decoded::Zset(z) => Entry::collection(key, z, expire_at),
         }
     }
-}
-
-fn varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 fn bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -143,20 +136,9 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<usize, BadPayload> {
-        let mut n = 0usize;
-        let mut shift = 0u32;
-        loop {
-            let (&b, rest) = self.buf.split_first().ok_or(BadPayload::Format)?;
-            self.buf = rest;
-            n |= ((b & 0x7f) as usize).checked_shl(shift).ok_or(BadPayload::Format)?;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(BadPayload::Format);
-            }
-        }
+        let (n, used) = read_varint(self.buf.iter().copied()).ok_or(BadPayload::Format)?;
+        self.buf = self.buf.get(used..).ok_or(BadPayload::Format)?;
+        Ok(n)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], BadPayload> {

@@ -17,7 +17,19 @@ fn varint_len(mut n: usize) -> usize {
     len
 }
 
-fn write_varint(out: &mut Vec<u8>, mut n: usize) {
+/// A LEB128 varint from `bytes`: its value and how many bytes it took. `None` if it runs out or overflows.
+pub fn read_varint(bytes: impl Iterator<Item = u8>) -> Option<(usize, usize)> {
+    let mut n = 0usize;
+    for (i, b) in bytes.enumerate().take(10) {
+        n |= ((b & 0x7f) as usize).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            return Some((n, i + 1));
+        }
+    }
+    None
+}
+
+pub fn write_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push((n as u8 & 0x7f) | 0x80);
         n >>= 7;
@@ -92,44 +104,16 @@ impl Pack {
     /// The element at `offset` and the offset of the next one. `None` at the end (or at an offset that is
     /// not an element's start, which a caller only gets by misuse).
     pub fn get(&self, offset: usize) -> Option<(&[u8], usize)> {
-        let mut len = 0usize;
-        let mut shift = 0;
-        let mut pos = offset;
-        loop {
-            let b = *self.buf.get(pos)?;
-            pos += 1;
-            len |= ((b & 0x7f) as usize).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return None;
-            }
-        }
-        let header = pos - offset;
+        let (len, header) = read_varint(self.buf.get(offset..)?.iter().copied())?;
+        let pos = offset + header;
         let data = self.buf.get(pos..pos + len)?;
         Some((data, pos + len + header))
     }
 
     /// The element that ends at `end` (exclusive) and its start offset.
     pub fn get_before(&self, end: usize) -> Option<(&[u8], usize)> {
-        let mut len = 0usize;
-        let mut shift = 0;
-        let mut pos = end;
-        loop {
-            pos = pos.checked_sub(1)?;
-            let b = *self.buf.get(pos)?;
-            len |= ((b & 0x7f) as usize).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return None;
-            }
-        }
-        let header = end - pos;
+        let (len, header) = read_varint(self.buf.get(..end)?.iter().rev().copied())?;
+        let pos = end - header;
         let start = pos.checked_sub(len + header)?;
         let data = self.buf.get(start + header..pos)?;
         Some((data, start))
