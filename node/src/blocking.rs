@@ -12,6 +12,7 @@ use crate::client::{Blocked, ClientState};
 use crate::dispatch;
 use crate::error::CmdResult;
 use crate::server::{Ctx, Server};
+use slotkv_proto::Out;
 
 /// What a blocking command replies when it cannot block (inside `MULTI`): `BLPOP`, `BZPOPMIN`, `BLMPOP` and
 /// `BZMPOP` send a null array, `BLMOVE` and `BRPOPLPUSH` a null bulk string. A client whose timeout really
@@ -95,41 +96,44 @@ fn serve_key(srv: &mut Server, key: &[u8], now: i64) {
         if srv.db.peek(key, now).is_none() {
             break;
         }
-        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
-        if let Some(argv) = client.state.blocked.as_ref().map(|b| b.argv.clone()) {
+        srv.with_client(token, |srv, me| {
+            let Some(argv) = me.blocked.as_ref().map(|b| b.argv.clone()) else { return };
             let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            client.state.retrying = true;
-            client.state.still_blocked = false;
-            let mut ctx = Ctx { srv: &mut *srv, me: &mut client.state, now };
-            dispatch::execute(&mut ctx, &refs);
-            client.state.retrying = false;
-            if !client.state.still_blocked {
-                unblock(srv, &mut client.state);
+            me.retrying = true;
+            me.still_blocked = false;
+            dispatch::execute(&mut Ctx { srv: &mut *srv, me: &mut *me, now }, &refs);
+            me.retrying = false;
+            if !me.still_blocked {
+                unblock(srv, me);
                 srv.wake.push(token);
             }
-        }
-        if let Some(slot) = srv.clients.get_mut(token) {
-            *slot = Some(client);
-        }
+        });
     }
 }
 
-/// Answers the blocked clients whose timeout has passed.
+/// Ends a blocked client's wait with `reply` (a timeout's null array, `CLIENT UNBLOCK`'s error) and has
+/// the event loop write it. `false` if the client was not blocked.
+pub fn release(srv: &mut Server, token: usize, reply: impl FnOnce(&mut Out)) -> bool {
+    srv.with_client(token, |srv, me| {
+        if me.blocked.is_none() {
+            return false;
+        }
+        reply(&mut me.out);
+        unblock(srv, me);
+        srv.wake.push(token);
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// Answers the blocked clients whose timeout has passed: a null array, whatever the command.
 pub fn expire_timeouts(srv: &mut Server, now: i64) {
     while let Some(&(deadline, token)) = srv.deadlines.first() {
         if deadline > now {
             break;
         }
         srv.deadlines.pop_first();
-        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
-        if client.state.blocked.is_some() {
-            client.state.out.null_array();
-            unblock(srv, &mut client.state);
-            srv.wake.push(token);
-        }
-        if let Some(slot) = srv.clients.get_mut(token) {
-            *slot = Some(client);
-        }
+        release(srv, token, Out::null_array);
     }
 }
 

@@ -140,6 +140,21 @@ impl Server {
         self.clients.iter().filter_map(|(_, c)| c.as_deref().map(|c| &c.state))
     }
 
+    /// Runs `f` on another client's state, taken out of the table meanwhile so that `f` may change the
+    /// server too, as a command running for that client would. `None` if there is no such client.
+    pub fn with_client<R>(
+        &mut self,
+        token: usize,
+        f: impl FnOnce(&mut Server, &mut ClientState) -> R,
+    ) -> Option<R> {
+        let mut client = self.clients.get_mut(token).and_then(Option::take)?;
+        let result = f(self, &mut client.state);
+        if let Some(slot) = self.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+        Some(result)
+    }
+
     /// Asks the allocator how much is in use.
     pub fn refresh_memory(&mut self) {
         self.used_memory = crate::memory::allocated();

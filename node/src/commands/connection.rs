@@ -162,24 +162,17 @@ pub fn client_unblock(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         Some(r) if a.len() == 4 && is(r, "error") => true,
         Some(_) => return Err(CmdError::Static("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
-    let token = ctx.srv.other_clients().find(|c| c.id as i64 == id && c.blocked.is_some()).map(|c| c.token);
-    let Some(token) = token else {
-        ctx.me.out.int(0);
-        return Ok(());
-    };
-    if let Some(mut client) = ctx.srv.clients.get_mut(token).and_then(Option::take) {
-        if with_error {
-            client.state.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-        } else {
-            client.state.out.null_array();
-        }
-        crate::blocking::unblock(ctx.srv, &mut client.state);
-        ctx.srv.wake.push(token);
-        if let Some(slot) = ctx.srv.clients.get_mut(token) {
-            *slot = Some(client);
-        }
-    }
-    ctx.me.out.int(1);
+    let token = ctx.srv.other_clients().find(|c| c.id as i64 == id).map(|c| c.token);
+    let released = token.is_some_and(|token| {
+        crate::blocking::release(ctx.srv, token, |out| {
+            if with_error {
+                out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                out.null_array();
+            }
+        })
+    });
+    ctx.me.out.int(released as i64);
     Ok(())
 }
 
