@@ -19,6 +19,7 @@ pub mod glob;
 pub mod logging;
 pub mod memory;
 pub mod net;
+pub mod persist;
 pub mod server;
 pub mod types;
 
