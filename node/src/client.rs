@@ -90,6 +90,9 @@ pub struct ClientState {
     pub subs: Subscriptions,
     /// Since when (Unix ms) the output has been over the soft limit of its class; 0: it is not.
     pub soft_limit_since: i64,
+    /// The change-feed position this client's output depends on: it is sent only once the AOF has that
+    /// much written (or synced, with `appendfsync always`).
+    pub hold: u64,
 }
 
 impl ClientState {
@@ -129,6 +132,7 @@ impl ClientState {
             still_blocked: false,
             subs: Subscriptions::default(),
             soft_limit_since: 0,
+            hold: 0,
         }
     }
 

@@ -180,27 +180,61 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s(
         "save",
-        "",
+        "3600 1 300 100 60 10000",
         Check::Save,
         true,
-        "Snapshot rules (issue 5: not implemented yet, so only the empty value is accepted).",
+        "Snapshot rules: pairs of <seconds> <changes>; a background snapshot starts when at least <changes> writes happened within <seconds>. Empty: no automatic snapshots (and none on shutdown).",
     ),
+    s("dbfilename", "dump.rdb", Check::Str, true, "Snapshot file name in dir (slotkv's own format, see docs/snapshot-format.md)."),
     s(
-        "appendonly",
-        "no",
-        Check::Enum(&["no"]),
+        "stop-writes-on-bgsave-error",
+        "yes",
+        Check::Bool,
         true,
-        "Append-only file (issue 5: not implemented yet, only 'no' is accepted).",
+        "Refuse writes with -MISCONF while the last background snapshot failed (only with save rules).",
     ),
+    s("rdbcompression", "yes", Check::Bool, true, "Accepted for redis.conf compatibility; snapshots are not compressed."),
+    s("rdbchecksum", "yes", Check::Bool, true, "Accepted for redis.conf compatibility; snapshots are always checksummed."),
+    s("appendonly", "no", Check::Bool, true, "Log every write to the append-only file; at start-up the AOF alone is loaded."),
     s(
         "appendfsync",
         "everysec",
         Check::Enum(&["always", "everysec", "no"]),
         true,
-        "AOF fsync policy (with appendonly).",
+        "When the AOF reaches the disk: always (before the reply), everysec (once a second), no (when the OS decides).",
     ),
-    s("dbfilename", "dump.rdb", Check::Str, true, "Snapshot file name in dir."),
-    s("appendfilename", "appendonly.aof", Check::Str, false, "AOF base name."),
+    s("appendfilename", "appendonly.aof", Check::Str, false, "AOF file name prefix (files <name>.<seq>.base.rdb, <name>.<seq>.incr.aof, <name>.manifest)."),
+    s("appenddirname", "appendonlydir", Check::Str, false, "Directory in dir holding the AOF files."),
+    s(
+        "auto-aof-rewrite-percentage",
+        "100",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Rewrite the AOF when it grew by this percent since the last rewrite; 0: never automatically.",
+    ),
+    s(
+        "auto-aof-rewrite-min-size",
+        "64mb",
+        Check::Memory,
+        true,
+        "...and is at least this big.",
+    ),
+    s(
+        "aof-load-truncated",
+        "yes",
+        Check::Bool,
+        true,
+        "Start even if the AOF ends in a truncated command (dropped with a warning); no: refuse to start.",
+    ),
+    s("aof-use-rdb-preamble", "yes", Check::Bool, true, "Accepted for compatibility; the AOF base is always a snapshot."),
+    s("aof-timestamp-enabled", "no", Check::Enum(&["no"]), true, "Accepted for compatibility; only 'no'."),
+    s(
+        "key-load-delay",
+        "0",
+        Check::Int(0, i32::MAX as i64),
+        true,
+        "Testing aid: microseconds to pause per key or command while loading.",
+    ),
     s(
         "cluster-enabled",
         "no",
@@ -341,7 +375,7 @@ fn canonical(set: &Setting, value: &str) -> Result<String, String> {
             } else if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
                 Err("Invalid save parameters".into())
             } else {
-                Err("snapshots are not implemented yet (issue 5): use save \"\"".into())
+                Ok(parts.join(" "))
             }
         }
     }
@@ -435,6 +469,18 @@ pub struct Config {
     pub zset_max_listpack_value: usize,
     /// The config file the node started from, for `INFO` (`config_file`).
     pub config_file: Option<String>,
+    /// `save` rules as (seconds, changes).
+    pub save_rules: Vec<(u64, u64)>,
+    pub dbfilename: String,
+    pub stop_writes_on_bgsave_error: bool,
+    pub appendonly: bool,
+    pub appendfsync: String,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_load_truncated: bool,
+    pub key_load_delay_us: u64,
 }
 
 impl Default for Config {
@@ -471,6 +517,17 @@ impl Default for Config {
             zset_max_listpack_entries: 0,
             zset_max_listpack_value: 0,
             config_file: None,
+            save_rules: Vec::new(),
+            dbfilename: String::new(),
+            stop_writes_on_bgsave_error: true,
+            appendonly: false,
+            appendfsync: String::new(),
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_load_truncated: true,
+            key_load_delay_us: 0,
         };
         c.refresh();
         c
@@ -649,6 +706,19 @@ impl Config {
         self.set_max_listpack_value = self.num("set-max-listpack-value") as usize;
         self.zset_max_listpack_entries = self.num("zset-max-listpack-entries") as usize;
         self.zset_max_listpack_value = self.num("zset-max-listpack-value") as usize;
+        let save: Vec<u64> =
+            self.get("save").unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        self.save_rules = save.chunks_exact(2).filter_map(|c| Some((*c.first()?, *c.get(1)?))).collect();
+        self.dbfilename = self.get("dbfilename").unwrap_or("dump.rdb").to_string();
+        self.stop_writes_on_bgsave_error = self.get("stop-writes-on-bgsave-error") == Some("yes");
+        self.appendonly = self.get("appendonly") == Some("yes");
+        self.appendfsync = self.get("appendfsync").unwrap_or("everysec").to_string();
+        self.appendfilename = self.get("appendfilename").unwrap_or("appendonly.aof").to_string();
+        self.appenddirname = self.get("appenddirname").unwrap_or("appendonlydir").to_string();
+        self.auto_aof_rewrite_percentage = self.num("auto-aof-rewrite-percentage");
+        self.auto_aof_rewrite_min_size = self.num("auto-aof-rewrite-min-size");
+        self.aof_load_truncated = self.get("aof-load-truncated") == Some("yes");
+        self.key_load_delay_us = self.num("key-load-delay");
     }
 }
 
@@ -690,7 +760,11 @@ mod tests {
         assert_eq!(c.maxmemory, 100 << 20);
         assert!(Config::from_args(&args(&["--nosuch", "1"])).unwrap_err().contains("unknown setting"));
         assert!(Config::from_args(&args(&["--port", "x"])).is_err());
-        assert!(Config::from_args(&args(&["--appendonly", "yes"])).is_err());
+        assert!(Config::from_args(&args(&["--appendonly", "maybe"])).is_err());
+        let c = Config::from_args(&args(&["--save", "900 1 60 1000", "--appendonly", "yes"])).unwrap();
+        assert_eq!(c.save_rules, vec![(900, 1), (60, 1000)]);
+        assert!(c.appendonly);
+        assert!(Config::from_args(&args(&["--save", "900"])).is_err());
         assert!(Config::from_args(&args(&["port"])).is_err());
     }
 

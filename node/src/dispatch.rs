@@ -5,6 +5,7 @@ use crate::commands::{connection, introspection, multi, pubsub, server};
 use crate::error::{self, CmdError, CmdResult};
 use crate::server::Ctx;
 use crate::types::{dump, hash, keys, list, set, string, zset};
+use crate::{persist, propagate};
 use slotkv_proto::command::flags;
 use slotkv_proto::{lookup, lookup_sub, CommandId, CommandSpec};
 
@@ -60,6 +61,10 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     if result.is_ok() && ctx.srv.db.dirty != dirty && !ctx.srv.watchers.is_empty() {
         multi::touch_keys(ctx, spec, argv);
     }
+    if ctx.srv.feed.on {
+        let srv = &mut *ctx.srv;
+        propagate::after_command(&mut srv.feed, &mut srv.db, spec, argv, dirty, ctx.now);
+    }
     result
 }
 
@@ -106,8 +111,17 @@ fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
             spec.name
         )));
     }
+    if ctx.srv.persist.loading.is_some() && !spec.has(flags::LOADING) {
+        return Err(CmdError::Static(persist::LOADING));
+    }
     if ctx.me.multi.is_some() && spec.has(flags::NO_MULTI) {
         return Err(CmdError::Static("ERR Command not allowed inside a transaction"));
+    }
+    // Writes (and PING, as Redis does) are refused while persistence is failing.
+    if (spec.has(flags::WRITE) || spec.id == CommandId::Ping) && ctx.me.token != usize::MAX {
+        if let Some(e) = persist::deny_writes(ctx.srv) {
+            return Err(e);
+        }
     }
     if spec.has(flags::DENYOOM) && ctx.srv.config.maxmemory > 0 {
         ctx.srv.refresh_memory_at(ctx.now);
@@ -315,7 +329,10 @@ fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
         C::DbSize => server::dbsize(ctx),
         C::FlushAll | C::FlushDb => server::flushall(ctx, a),
         C::Time => server::time(ctx),
-        C::LastSave => server::lastsave(ctx),
+        C::LastSave => persist::lastsave(ctx),
+        C::Save => persist::save(ctx),
+        C::BgSave => persist::bgsave(ctx, a),
+        C::BgRewriteAof => persist::bgrewriteaof(ctx),
         C::Shutdown => server::shutdown(ctx, a),
     }
 }

@@ -20,6 +20,7 @@ pub mod logging;
 pub mod memory;
 pub mod net;
 pub mod persist;
+pub mod propagate;
 pub mod server;
 pub mod types;
 

@@ -11,8 +11,18 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "--help" || a == "-h") {
-        println!("Usage: slotkv-node [CONFIG_FILE] [--NAME VALUE]...\nSettings use Redis's names; see docs/configuration.md.");
+        println!("Usage: slotkv-node [CONFIG_FILE] [--NAME VALUE]...\n       slotkv-node check-aof [--fix] FILE\n       slotkv-node check-snapshot FILE\nSettings use Redis's names; see docs/configuration.md.");
         return ExitCode::SUCCESS;
+    }
+    // Tools, as redis-check-aof and redis-check-rdb are modes of redis-server.
+    match args.first().map(String::as_str) {
+        Some("check-aof") => {
+            return slotkv_node::persist::aof_file::check_cli(args.get(1..).unwrap_or_default())
+        }
+        Some("check-snapshot") => {
+            return slotkv_node::persist::snapshot::check_cli(args.get(1..).unwrap_or_default())
+        }
+        _ => {}
     }
     if args.first().is_some_and(|a| a == "--version" || a == "-v") {
         println!("slotkv-node {} (redis_version 7.2.4)", env!("CARGO_PKG_VERSION"));

@@ -24,6 +24,8 @@ const READ_CHUNK: usize = 64 * 1024;
 const READS_PER_TURN: usize = 16;
 /// Listener tokens count down from the top so that client tokens can be slab keys.
 const LISTENER_BASE: usize = usize::MAX - 64;
+/// Other threads (AOF sync, snapshot writer, loader) wake the loop through this token.
+const WAKER: usize = LISTENER_BASE - 1;
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -46,12 +48,17 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     if let Some(l) = listeners.first() {
         srv.tcp_port = l.local_addr()?.port();
     }
+    let waker = Arc::new(mio::Waker::new(poll.registry(), Token(WAKER))?);
+    srv.persist.waker = Some(Arc::new(move || {
+        let _ = waker.wake();
+    }));
+    crate::persist::start_loading(&mut srv, now_ms()).map_err(io::Error::other)?;
     let mut lp =
         EventLoop { poll, read_buf: vec![0; READ_CHUNK], next_cron: Instant::now(), unfinished: Vec::new() };
     let mut events = Events::with_capacity(1024);
     tracing::info!("Ready to accept connections tcp");
     loop {
-        let timeout = if lp.unfinished.is_empty() {
+        let timeout = if lp.unfinished.is_empty() && !crate::persist::busy(&srv) {
             let mut t =
                 lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
             if let Some(deadline) = blocking::next_deadline(&srv) {
@@ -72,6 +79,9 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
         }
         for ev in events.iter() {
             let Token(t) = ev.token();
+            if t == WAKER {
+                continue;
+            }
             if t >= LISTENER_BASE {
                 if let Some(l) = listeners.get(t - LISTENER_BASE) {
                     lp.accept(&mut srv, l, now);
@@ -93,8 +103,21 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
         if Instant::now() >= lp.next_cron {
             lp.cron(&mut srv);
         }
-        if srv.shutdown.is_some() || stop.load(Ordering::Relaxed) {
+        crate::persist::poll_loading(&mut srv, now).map_err(io::Error::other)?;
+        crate::persist::end_of_tick(&mut srv, now_ms());
+        lp.release_held(&mut srv);
+        if srv.shutdown.is_some() {
             break;
+        }
+        if stop.load(Ordering::Relaxed) {
+            tracing::info!("Received SIGTERM scheduling shutdown...");
+            match crate::persist::on_shutdown(&mut srv, None, now_ms()) {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!("SIGTERM received but errors trying to shut down the server ({e}), check the logs for more information");
+                    stop.store(false, Ordering::Relaxed);
+                }
+            }
         }
     }
     tracing::info!("Redis is now ready to exit, bye bye...");
@@ -222,6 +245,7 @@ impl EventLoop {
         if client.io.pending.is_empty() && client.io.pending.capacity() > READ_CHUNK {
             client.io.pending = Vec::new();
         }
+        client.state.hold = srv.feed.appended;
         if broken || self.flush(srv, &mut client).is_err() || done(&client) {
             self.drop_client(srv, token, client);
         } else if let Some(slot) = srv.clients.get_mut(token) {
@@ -248,6 +272,7 @@ impl EventLoop {
                     client.io.pending = pending;
                     client.state.qbuf = client.io.pending.len();
                 }
+                client.state.hold = client.state.hold.max(srv.feed.appended);
                 if self.flush(srv, &mut client).is_err() || done(&client) {
                     self.drop_client(srv, token, client);
                 } else if let Some(slot) = srv.clients.get_mut(token) {
@@ -266,8 +291,39 @@ impl EventLoop {
         }
     }
 
-    /// Writes what the client has waiting; asks for writability when the socket is full.
+    /// Clients whose output waited for the AOF: those it now covers get their output.
+    fn release_held(&mut self, srv: &mut Server) {
+        if srv.held.is_empty() {
+            return;
+        }
+        let acked = srv.persist.acked().unwrap_or(u64::MAX);
+        let mut tokens = std::mem::take(&mut srv.held);
+        tokens.sort_unstable();
+        tokens.dedup();
+        for token in tokens {
+            let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
+            if client.state.hold > acked {
+                srv.held.push(token);
+            } else if self.flush(srv, &mut client).is_err() || done(&client) {
+                self.drop_client(srv, token, client);
+                continue;
+            }
+            if let Some(slot) = srv.clients.get_mut(token) {
+                *slot = Some(client);
+            }
+        }
+    }
+
+    /// Writes what the client has waiting; asks for writability when the socket is full. Output that
+    /// depends on changes the AOF does not hold yet waits (see [`crate::persist::aof`]).
     fn flush(&mut self, srv: &mut Server, client: &mut Client) -> io::Result<()> {
+        if client.state.out.buf.is_empty() && !client.io.want_write {
+            return Ok(());
+        }
+        if srv.persist.acked().is_some_and(|acked| client.state.hold > acked) {
+            srv.held.push(client.state.token);
+            return Ok(());
+        }
         let buf = &mut client.state.out.buf;
         let mut written = 0;
         while written < buf.len() {
@@ -351,6 +407,7 @@ impl EventLoop {
             srv.stats.ops_sample = (now, srv.stats.commands_processed);
         }
         srv.refresh_memory();
+        crate::persist::cron(srv, now);
         if srv.config.timeout_secs > 0 {
             let limit = srv.config.timeout_secs as i64 * 1000;
             let idle: Vec<usize> =

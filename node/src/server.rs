@@ -101,6 +101,12 @@ pub struct Server {
     pub channels: Registry,
     pub patterns: Registry,
     pub shard_channels: Registry,
+    /// The change feed for the AOF (see [`crate::propagate`]).
+    pub feed: crate::propagate::Feed,
+    /// Snapshots, the AOF and loading.
+    pub persist: crate::persist::Persistence,
+    /// Clients whose output waits for the AOF to cover what they saw (see `net.rs`).
+    pub held: Vec<usize>,
 }
 
 impl Server {
@@ -128,6 +134,9 @@ impl Server {
             channels: Registry::new(),
             patterns: Registry::new(),
             shard_channels: Registry::new(),
+            feed: crate::propagate::Feed::default(),
+            persist: crate::persist::Persistence::new(now_ms),
+            held: Vec::new(),
         }
     }
 

@@ -361,6 +361,9 @@ command_table! {
     FlushAll "flushall" -1 [WRITE] 0 0 0 "server" "1.0.0" "Removes all keys from all databases.";
     FlushDb "flushdb" -1 [WRITE] 0 0 0 "server" "1.0.0" "Remove all keys from the current database.";
     Time "time" 1 [LOADING STALE FAST] 0 0 0 "server" "2.6.0" "Returns the server time.";
+    Save "save" 1 [ADMIN NOSCRIPT NO_MULTI] 0 0 0 "server" "1.0.0" "Synchronously saves the database(s) to disk.";
+    BgSave "bgsave" -1 [ADMIN NOSCRIPT] 0 0 0 "server" "1.0.0" "Asynchronously saves the database(s) to disk.";
+    BgRewriteAof "bgrewriteaof" 1 [ADMIN NOSCRIPT] 0 0 0 "server" "1.0.0" "Asynchronously rewrites the append-only file to disk.";
     LastSave "lastsave" 1 [LOADING STALE FAST] 0 0 0 "server" "1.0.0" "Returns the Unix timestamp of the last successful save to disk.";
     Shutdown "shutdown" -1 [ADMIN NOSCRIPT LOADING STALE NO_MULTI ALLOW_BUSY] 0 0 0 "server" "1.0.0" "Synchronously saves the database(s) to disk and shuts down the Redis server.";
 }

@@ -74,6 +74,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.me.in_exec = true;
+    ctx.srv.feed.begin_exec();
     ctx.me.out.array(m.queued.len());
     for argv in &m.queued {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
@@ -88,6 +89,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.me.in_exec = false;
+    ctx.srv.feed.end_exec();
     Ok(())
 }
 

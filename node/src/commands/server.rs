@@ -129,14 +129,11 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 rss as f64 / srv.used_memory.max(1) as f64,
             )
         }
-        "persistence" => writeln!(
-            t,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n\
-             rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n\
-             aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
-             aof_last_write_status:ok\r",
-            srv.started_unix,
-        ),
+        "persistence" => {
+            t.push_str("# Persistence\r\n");
+            crate::persist::info(srv, now, t);
+            Ok(())
+        }
         "stats" => {
             let s: &Stats = &srv.stats;
             writeln!(
@@ -249,6 +246,10 @@ pub fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         if name.eq_ignore_ascii_case("loglevel") {
             crate::logging::set_level(&ctx.srv.config.loglevel);
         }
+        if name.eq_ignore_ascii_case("appendonly") || name.eq_ignore_ascii_case("appendfsync") {
+            crate::persist::config_changed(ctx.srv, ctx.now)
+                .map_err(|e| CmdError::Msg(format!("ERR Failed to set the AOF: {e}")))?;
+        }
     }
     ctx.me.out.ok();
     Ok(())
@@ -302,27 +303,30 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
-    ctx.me.out.int(ctx.srv.started_unix);
-    Ok(())
-}
-
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`. There is nothing to save until persistence (issue 5),
-/// so `SAVE` is refused rather than pretending.
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: writes and syncs the AOF, saves a snapshot when save
+/// rules are set (or `SAVE`) unless `NOSAVE`, then exits. A failed save refuses the shutdown unless
+/// `FORCE`, as in Redis.
 pub fn shutdown(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    let mut save = false;
+    let mut save = None;
+    let mut force = false;
     for opt in a.iter().skip(1) {
         if is(opt, "save") {
-            save = true;
+            save = Some(true);
+        } else if is(opt, "nosave") {
+            save = Some(false);
         } else if is(opt, "abort") {
             return Err(CmdError::Static("ERR No shutdown in progress."));
-        } else if !(is(opt, "nosave") || is(opt, "now") || is(opt, "force")) {
+        } else if is(opt, "force") {
+            force = true;
+        } else if !is(opt, "now") {
             return Err(CmdError::Syntax);
         }
     }
-    if save {
-        tracing::warn!("SHUTDOWN SAVE refused: snapshots are not implemented yet");
-        return Err(CmdError::Static("ERR Errors trying to SHUTDOWN. Check logs."));
+    if let Err(e) = crate::persist::on_shutdown(ctx.srv, save, ctx.now) {
+        if !force {
+            tracing::warn!("Errors trying to shut down the server: {e}");
+            return Err(CmdError::Static("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
     }
     tracing::info!("user requested shutdown");
     ctx.srv.shutdown = Some(Shutdown::Requested);

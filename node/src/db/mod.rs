@@ -5,6 +5,7 @@
 //! with an expiry. Entries change expiry only through [`Db`] methods, which keep those counts right.
 //! Expired keys are removed lazily when looked up and actively by [`Db::active_expire`].
 
+pub mod capture;
 pub mod entry;
 pub mod serialize;
 
@@ -40,6 +41,12 @@ pub struct Db {
     pub wanted: HashSet<Vec<u8>>,
     /// Wanted keys that were created since the blocked clients were last served.
     pub ready: Vec<Vec<u8>>,
+    /// The snapshot being taken, if any (see [`capture`]).
+    pub capture: Option<Box<capture::Capture>>,
+    /// Whether expired keys are noted in `expired_log`, for the AOF (a `DEL` each).
+    pub log_expired: bool,
+    /// Keys removed because they expired, since the last drain.
+    pub expired_log: Vec<Vec<u8>>,
 }
 
 impl Default for Db {
@@ -65,6 +72,9 @@ impl Db {
             dirty: 0,
             wanted: HashSet::new(),
             ready: Vec::new(),
+            capture: None,
+            log_expired: false,
+            expired_log: Vec::new(),
         }
     }
 
@@ -105,11 +115,17 @@ impl Db {
     fn lookup(&mut self, key: &[u8], now: i64, write: bool) -> Option<&mut Entry> {
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
+        if write {
+            self.preserve(idx);
+        }
         let slot = self.slots.get_mut(idx)?;
         match slot.table.find_entry(hash, |e| e.key() == key) {
             Err(_) => None,
             Ok(found) if is_expired(found.get(), now) => {
-                found.remove();
+                let (gone, _) = found.remove();
+                if self.log_expired {
+                    self.expired_log.push(gone.key().to_vec());
+                }
                 slot.volatile -= 1;
                 self.volatile -= 1;
                 self.keys -= 1;
@@ -149,6 +165,7 @@ impl Db {
         if wakes {
             self.ready.push(key.to_vec());
         }
+        self.preserve(idx);
         let hasher = &self.hasher;
         let slot = self.slots.get_mut(idx)?;
         let old = match slot.table.entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
@@ -181,6 +198,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
+        self.preserve(idx);
         let slot = self.slots.get_mut(idx)?;
         let (entry, _) = slot.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
         self.keys -= 1;
@@ -200,6 +218,9 @@ impl Db {
         match self.remove(key) {
             Some(e) if is_expired(&e, now) => {
                 self.expired_keys += 1;
+                if self.log_expired {
+                    self.expired_log.push(e.key().to_vec());
+                }
                 false
             }
             Some(_) => true,
@@ -228,8 +249,10 @@ impl Db {
         true
     }
 
-    /// Drops every key.
+    /// Drops every key. A capture in progress is abandoned (as Redis kills its saving child): the caller
+    /// sees `capture` gone.
     pub fn clear(&mut self) {
+        self.capture = None;
         self.dirty += self.keys as u64;
         self.slots.iter_mut().for_each(|s| *s = Slot::default());
         self.keys = 0;
@@ -266,6 +289,9 @@ impl Db {
             if is_expired(pick, now) {
                 self.remove(&key);
                 self.expired_keys += 1;
+                if self.log_expired {
+                    self.expired_log.push(key);
+                }
                 continue;
             }
             return Some(key);
@@ -293,10 +319,15 @@ impl Db {
             let before = slot.table.len();
             checked += before;
             let mut gone_volatile = 0;
+            let log = if self.log_expired { Some(&mut self.expired_log) } else { None };
+            let mut log = log;
             slot.table.retain(|e| {
                 let dead = is_expired(e, now);
                 if dead {
                     gone_volatile += 1;
+                    if let Some(log) = log.as_mut() {
+                        log.push(e.key().to_vec());
+                    }
                 }
                 !dead
             });

@@ -851,28 +851,53 @@ pub fn spop(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let size = s.len();
+    // What was popped is logged as SREM (or DEL), so a replay removes the same members.
+    let mut popped: Option<Vec<Vec<u8>>> = srv.feed.on.then(Vec::new);
     match count {
         None => match s.pop_random() {
-            Some(m) => out.bulk(&m),
+            Some(m) => {
+                out.bulk(&m);
+                if let Some(p) = popped.as_mut() {
+                    p.push(m.to_vec());
+                }
+            }
             None => out.null(),
         },
         Some(0) => out.set(0),
         Some(count) if count >= size => {
             reply_as_union(out, s, &lim);
             srv.db.remove(key);
+            srv.feed.rewrite(&[b"DEL", key]);
             return Ok(());
         }
-        Some(count) => spop_some(out, s, count, &lim),
+        Some(count) => spop_some(out, s, count, &lim, popped.as_mut()),
     }
     if s.is_empty() {
         srv.db.remove(key);
     }
+    if let Some(members) = popped.filter(|p| !p.is_empty()) {
+        let mut argv: Vec<&[u8]> = vec![b"SREM", key];
+        argv.extend(members.iter().map(Vec::as_slice));
+        srv.feed.rewrite(&argv);
+    }
     Ok(())
 }
 
-/// Pops `count` members, fewer than the set holds, with Redis 7.2's strategies (which show in the order
-/// of the reply and in the encoding left behind).
-fn spop_some(out: &mut Out, s: &mut Set, count: usize, lim: &SetLimits) {
+fn member_bytes(m: &Member) -> Vec<u8> {
+    match m {
+        Member::Int(n) => n.to_string().into_bytes(),
+        Member::Str(s) => s.to_vec(),
+    }
+}
+
+/// Pops `count` random members (fewer than the set has) into the reply, and into `popped` if given.
+fn spop_some(
+    out: &mut Out,
+    s: &mut Set,
+    count: usize,
+    lim: &SetLimits,
+    mut popped: Option<&mut Vec<Vec<u8>>>,
+) {
     let size = s.len();
     let remaining = size - count;
     out.set(count);
@@ -885,6 +910,9 @@ fn spop_some(out: &mut Out, s: &mut Set, count: usize, lim: &SetLimits) {
             for (i, m) in p.iter().enumerate() {
                 if picks.next_if_eq(&&i).is_some() {
                     out.bulk(m);
+                    if let Some(p) = popped.as_deref_mut() {
+                        p.push(m.to_vec());
+                    }
                 } else {
                     kept.push_back(m);
                 }
@@ -895,6 +923,9 @@ fn spop_some(out: &mut Out, s: &mut Set, count: usize, lim: &SetLimits) {
             for _ in 0..count {
                 if let Some(m) = s.pop_random() {
                     out.bulk(&m);
+                    if let Some(p) = popped.as_deref_mut() {
+                        p.push(m.to_vec());
+                    }
                 }
             }
         }
@@ -912,6 +943,9 @@ fn spop_some(out: &mut Out, s: &mut Set, count: usize, lim: &SetLimits) {
         if stays.next_if_eq(&&i).is_some() {
             kept.insert_member(m, lim);
         } else {
+            if let Some(p) = popped.as_deref_mut() {
+                p.push(member_bytes(&m));
+            }
             put(out, m);
         }
     }
@@ -1563,7 +1597,7 @@ mod tests {
             let mut s = Set::from_members(items.iter().map(|m| m.as_bytes()), &lim).unwrap();
             let before: HashSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
             let mut out = Out::new(false);
-            spop_some(&mut out, &mut s, count, &lim);
+            spop_some(&mut out, &mut s, count, &lim, None);
             assert!(out.buf.starts_with(format!("*{count}\r\n").as_bytes()));
             let popped: HashSet<Vec<u8>> = bulks(&out).into_iter().collect();
             let left: HashSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
