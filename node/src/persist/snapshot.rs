@@ -63,8 +63,11 @@ const FOOTER_REST: usize = 8 + 8 + 8 + 8;
 const HEADER_FIXED: usize = 8 + 2 + 8 + 4;
 /// The aux section is a few short strings; anything larger is damage, refused before allocating.
 const MAX_AUX: u32 = 64 * 1024;
-/// A payload buffer grows at most this much ahead of the bytes actually read.
-const READ_CHUNK: usize = 1 << 20;
+/// The file reader's buffer.
+const READ_BUFFER: usize = 1 << 20;
+/// A payload buffer's first size: a whole normal block. After that it at most doubles per read, and only
+/// once the bytes before have arrived.
+const FIRST_CHUNK: usize = 2 * BLOCK_TARGET;
 /// The reused payload buffer is dropped after a block larger than this, not kept for the whole load.
 const KEEP_BUFFER: usize = 8 << 20;
 
@@ -238,7 +241,7 @@ pub fn load(
         offset: 0,
         reason: format!("can't open: {e}"),
     })?;
-    let reader = io::BufReader::with_capacity(READ_CHUNK, file);
+    let reader = io::BufReader::with_capacity(READ_BUFFER, file);
     load_from(reader, path, config, now_ms, progress, insert)
 }
 
@@ -379,13 +382,13 @@ impl<R: Read> Source<'_, R> {
 }
 
 /// Reads up to `len` bytes into `buf` (cleared first): the number read, less than `len` if the input
-/// ends. The buffer grows by at most [`READ_CHUNK`] beyond the bytes that actually arrived, so a forged
+/// ends. The buffer holds at most twice the bytes that actually arrived (or [`FIRST_CHUNK`]), so a forged
 /// length cannot make us allocate more than the file holds.
 fn read_payload<R: Read>(src: &mut Source<'_, R>, len: u64, buf: &mut Vec<u8>) -> Result<u64, LoadError> {
     buf.clear();
     let mut left = len;
     while left > 0 {
-        let chunk = left.min(READ_CHUNK as u64) as usize;
+        let chunk = left.min(buf.len().max(FIRST_CHUNK) as u64) as usize;
         let start = buf.len();
         buf.resize(start + chunk, 0);
         let got = src.fill(buf.get_mut(start..).unwrap_or_default())?;
@@ -922,7 +925,12 @@ mod tests {
         let mut src = Source { r: &[7u8; 10][..], pos: 0, name: Path::new("x") };
         let mut buf = Vec::new();
         assert_eq!(read_payload(&mut src, u64::MAX, &mut buf).unwrap(), 10);
-        assert!(buf.capacity() <= 2 * READ_CHUNK, "{}", buf.capacity());
+        assert!(buf.capacity() <= FIRST_CHUNK, "{}", buf.capacity());
+        let data = vec![7u8; 1_000_000];
+        let mut src = Source { r: &data[..], pos: 0, name: Path::new("x") };
+        assert_eq!(read_payload(&mut src, 1 << 40, &mut buf).unwrap(), 1_000_000);
+        assert!(buf.capacity() <= 2_000_000, "{}", buf.capacity());
+        assert_eq!(buf, data);
         // A header claiming a huge aux section is refused before reading it.
         let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0 });
         file[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -962,6 +970,13 @@ mod tests {
         assert_eq!(check_cli(&[path.display().to_string()]), ExitCode::from(1));
         assert_eq!(check_cli(&[]), ExitCode::from(1));
         assert_eq!(check_cli(&[dir.path().join("missing").display().to_string()]), ExitCode::from(1));
+    }
+
+    #[test]
+    fn the_encoder_can_move_to_another_thread() {
+        fn send<T: Send>(_: &T) {}
+        let (enc, _) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+        send(&enc);
     }
 
     #[test]
