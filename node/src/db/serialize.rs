@@ -12,7 +12,8 @@
 //! version  = 1001 (format 1; numbers below 1000 are left to RDB versions)
 //! crc      = CRC-64/Jones (as Redis's) of everything before it
 //! ```
-//! Varints are LEB128. Decoding checks the checksum first, then that every length fits and nothing is
+//! Varints are LEB128. The body alone ([`encode_body`], [`decode_body`]) is also a snapshot record's
+//! value (`persist::snapshot`), which frames and checksums it in its own way. Decoding checks the checksum first, then that every length fits and nothing is
 //! left over; the encoding of the rebuilt value follows the node's current `*-max-listpack-*` settings.
 
 use crate::config::Config;
@@ -26,11 +27,11 @@ use crate::types::zset::{Zset, ZsetLimits};
 pub const VERSION: u16 = 1001;
 const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
-const T_STRING: u8 = 0;
-const T_LIST: u8 = 1;
-const T_SET: u8 = 2;
-const T_ZSET: u8 = 3;
-const T_HASH: u8 = 4;
+pub const T_STRING: u8 = 0;
+pub const T_LIST: u8 = 1;
+pub const T_SET: u8 = 2;
+pub const T_ZSET: u8 = 3;
+pub const T_HASH: u8 = 4;
 
 /// Why a payload was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,45 +68,58 @@ fn bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// The payload of an entry's value.
-pub fn encode(entry: &Entry) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The type byte of an entry's value (the numbers in the module doc).
+pub fn type_byte(entry: &Entry) -> u8 {
+    match entry.value() {
+        None | Some(Value::Str) => T_STRING,
+        Some(Value::Hash(_)) => T_HASH,
+        Some(Value::List(_)) => T_LIST,
+        Some(Value::Set(_)) => T_SET,
+        Some(Value::Zset(_)) => T_ZSET,
+    }
+}
+
+/// Appends the body of an entry's value to `out` (no type byte, no footer), so that a snapshot writes
+/// every record into its block buffer without a buffer per key. Returns the type byte.
+pub fn encode_body(entry: &Entry, out: &mut Vec<u8>) -> u8 {
     match entry.value() {
         None | Some(Value::Str) => {
-            out.push(T_STRING);
             out.extend_from_slice(entry.as_str().unwrap_or_default());
         }
         Some(Value::Hash(h)) => {
-            out.push(T_HASH);
-            varint(&mut out, h.len());
+            varint(out, h.len());
             for (f, v) in h.iter() {
-                bytes(&mut out, f);
-                bytes(&mut out, v);
+                bytes(out, f);
+                bytes(out, v);
             }
         }
         Some(Value::List(l)) => {
-            out.push(T_LIST);
-            varint(&mut out, l.len());
+            varint(out, l.len());
             for e in l.iter() {
-                bytes(&mut out, e);
+                bytes(out, e);
             }
         }
         Some(Value::Set(s)) => {
-            out.push(T_SET);
-            varint(&mut out, s.len());
+            varint(out, s.len());
             for m in s.iter() {
-                m.with_bytes(|b| bytes(&mut out, b));
+                m.with_bytes(|b| bytes(out, b));
             }
         }
         Some(Value::Zset(z)) => {
-            out.push(T_ZSET);
-            varint(&mut out, z.len());
+            varint(out, z.len());
             for (m, score) in z.iter() {
-                bytes(&mut out, m);
+                bytes(out, m);
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
     }
+    type_byte(entry)
+}
+
+/// The payload of an entry's value.
+pub fn encode(entry: &Entry) -> Vec<u8> {
+    let mut out = vec![type_byte(entry)];
+    encode_body(entry, &mut out);
     out.extend_from_slice(&VERSION.to_le_bytes());
     let crc = CRC.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -186,6 +200,12 @@ impl<'a> Reader<'a> {
 /// Rebuilds a value from a payload.
 pub fn decode(payload: &[u8], config: &Config) -> Result<Decoded, BadPayload> {
     let (kind, body) = verify(payload)?;
+    decode_body(kind, body, config)
+}
+
+/// Rebuilds a value from its type byte and its whole body (as [`encode_body`] wrote it). Every length
+/// and count is checked against `body`, so forged input cannot make it allocate more than `body` holds.
+pub fn decode_body(kind: u8, body: &[u8], config: &Config) -> Result<Decoded, BadPayload> {
     let mut r = Reader { buf: body };
     let value = match kind {
         T_STRING => return Ok(Decoded::Str(body.to_vec())),
@@ -241,6 +261,21 @@ pub fn decode(payload: &[u8], config: &Config) -> Result<Decoded, BadPayload> {
     };
     r.finish()?;
     Ok(value)
+}
+
+/// [`decode_body`] straight into an entry: a string is copied once, from `body` into the entry, with no
+/// intermediate buffer (snapshot loading builds millions of them).
+pub fn decode_entry(
+    kind: u8,
+    body: &[u8],
+    key: &[u8],
+    expire_at: i64,
+    config: &Config,
+) -> Result<Entry, BadPayload> {
+    if kind == T_STRING {
+        return Ok(Entry::string(key, body, expire_at));
+    }
+    Ok(decode_body(kind, body, config)?.into_entry(key, expire_at))
 }
 
 #[cfg(test)]
@@ -299,6 +334,30 @@ mod tests {
                 _ => panic!("zset of {n}"),
             }
         }
+    }
+
+    #[test]
+    fn dump_wraps_the_body() {
+        let config = Config::default();
+        let mut h = Hash::default();
+        h.set(b"f", b"v", Default::default());
+        for e in [Entry::string(b"k", b"", 0), Entry::string(b"k", b"12", 5), Entry::hash(b"h", h, 0)] {
+            let mut body = b"prefix".to_vec();
+            let kind = encode_body(&e, &mut body);
+            let p = encode(&e);
+            assert_eq!(p.first(), Some(&kind));
+            assert_eq!(p.get(1..p.len() - 10), body.get(6..));
+            let back = decode_entry(kind, body.get(6..).unwrap_or_default(), b"x", 7, &config).unwrap();
+            assert_eq!((back.key(), back.expire_at(), back.kind()), (&b"x"[..], 7, e.kind()));
+            assert_eq!(serialize_again(&back), serialize_again(&e));
+        }
+        assert_eq!(decode_entry(9, b"", b"x", 0, &config).err(), Some(BadPayload::Format));
+    }
+
+    fn serialize_again(e: &Entry) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode_body(e, &mut v);
+        v
     }
 
     #[test]
