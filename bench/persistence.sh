@@ -8,7 +8,8 @@
 # Phases (PHASES, default "write load bgsave"):
 #   write   SET throughput, -r 100000, for appendfsync everysec and always, and without persistence (both
 #           servers), ROUNDS rounds whose order rotates; per mode and pipeline depth the median requests/s and
-#           server CPU microseconds per request. Targets: slotkv everysec >= 0.9x slotkv without persistence
+#           server CPU microseconds per request. Every run starts after `sync -f` on the data dir, so that no
+#           run pays for another's dirty pages (ext4 data=ordered: an fsync writes them out too). Targets: slotkv everysec >= 0.9x slotkv without persistence
 #           and >= 1.0x Redis everysec; slotkv always >= 1.0x Redis always.
 #   load    KEYS string keys (key:%012d, as redis-benchmark -r names them; 16-byte values) loaded into both
 #           through redis-cli --pipe, SAVE, then ROUNDS restarts of each (alternating who goes first), timed
@@ -25,9 +26,12 @@
 # Env: ROUNDS (3), CLIENTS (50), REQUESTS (300000: SET at P=1 and each GET run), REQUESTS_PIPELINED (2000000),
 # PIPELINES ("1 16", write phase), KEYS (1000000), SAMPLE_MS (20, bgsave poll interval), PIN (1: servers on
 # core 0, clients on core 1; a forking server's child shares core 0 with its parent), DATA_ROOT (/tmp),
-# AOF_ARGS (extra settings for both servers in the write phase, e.g. "--auto-aof-rewrite-percentage 0").
+# AOF_ARGS (extra settings for both servers in the write phase, e.g. "--auto-aof-rewrite-percentage 0"),
+# BGSAVE_TEST (get: the issue's target; set overwrites the KEYS keys during the snapshot instead, the case
+# where a fork pays copy-on-write and a forkless snapshot must save keys before they change).
 # In every ratio column > 1 means slotkv is better: throughput is slotkv/redis, times, latencies and memory are
-# redis/slotkv (inverted). Lines starting "target" say PASS or FAIL against the issue's targets.
+# redis/slotkv (inverted). Lines starting "target" give the figure the issue's target is stated in (its
+# direction, not inverted: e.g. load time slotkv/redis <= 1.0) and PASS or FAIL.
 here=$(cd "$(dirname "$0")" && pwd)
 shared=${SHARED_BENCH:-$here/../../shared/bench}
 [[ -f $shared/lib.sh ]] || { echo "no $shared/lib.sh (set SHARED_BENCH to ../shared/bench)" >&2; exit 2; }
@@ -386,13 +390,14 @@ phase_load() {
 }
 
 # ---- bgsave: GET latency and memory while a snapshot is being taken ----------------------------------------
-get_latency() {  # PORT: prints "rps p99_ms" of one redis-benchmark GET run over the KEYS keys
+btest=${BGSAVE_TEST:-get} BTEST=$(tr a-z A-Z <<<"${BGSAVE_TEST:-get}")
+get_latency() {  # PORT: prints "rps p99_ms" of one redis-benchmark BGSAVE_TEST run over the KEYS keys
   "${CLIENT_PIN[@]}" redis-benchmark -p "$1" -c "${CLIENTS:-50}" -n "${REQUESTS:-300000}" -r "$keys" -d 16 \
-    -t get --csv 2>"$BENCH_TMP/benchmark.err" |
-    awk -F'"' '$2 == "GET" { r = $4; p = $14 } END { if (r != "") print r, p }'
+    -t "$btest" --csv 2>"$BENCH_TMP/benchmark.err" |
+    awk -F'"' -v t="$BTEST" '$2 == t { r = $4; p = $14 } END { if (r != "") print r, p }'
 }
 
-# get_run NAME MODE: one GET benchmark with the driver in MODE (idle|save); sets RUN to
+# get_run NAME MODE: one BGSAVE_TEST benchmark with the driver in MODE (idle|save); sets RUN to
 # "rps p99 saves busy_pct peak_tree_pss_kb peak_main_rss_kb main_hwm_kb start_rss_kb status" (in this shell,
 # not in $(...), so that the driver's pid reaches cleanup).
 get_run() {
@@ -410,7 +415,7 @@ get_run() {
   touch "$stop"
   wait "$drv" || { echo "BGSAVE driver on $name failed: $(tail -2 "$BENCH_TMP/drive.err")" >&2; exit 1; }
   forget_pid "$drv"
-  [[ -n $lat ]] || { echo "redis-benchmark GET on $name failed: $(tail -2 "$BENCH_TMP/benchmark.err")" >&2; exit 1; }
+  [[ -n $lat ]] || { echo "redis-benchmark $btest on $name failed: $(tail -2 "$BENCH_TMP/benchmark.err")" >&2; exit 1; }
   out=$(cat "$BENCH_TMP/drive.out")
   [[ $out == *" ok" ]] || { echo "snapshot on $name failed: $out" >&2; bench_logs >&2; exit 1; }
   RUN="$lat $out"
@@ -435,11 +440,11 @@ phase_bgsave() {
   done
   m() { # shellcheck disable=SC2086
     med ${col[$1,$2,$3]}; }
-  echo "== GET during BGSAVE of $keys keys, $rounds rounds, ${CLIENTS:-50} clients (medians; idle = no snapshot;"
+  echo "== $BTEST during BGSAVE of $keys keys, $rounds rounds, ${CLIENTS:-50} clients (medians; idle = no snapshot;"
   echo "   memory = peak PSS of the server and its children, KB; ratio redis/slotkv or slotkv/redis for rps, > 1 is better)"
   printf '%-26s %10s %10s %6s\n' "" redis slotkv ratio
-  local rows=("GET rps idle:idle:rps" "GET rps during BGSAVE:save:rps" "GET p99 ms idle:idle:p99"
-    "GET p99 ms during BGSAVE:save:p99" "peak memory KB idle:idle:pss" "peak memory KB during:save:pss"
+  local rows=("$BTEST rps idle:idle:rps" "$BTEST rps during BGSAVE:save:rps" "$BTEST p99 ms idle:idle:p99"
+    "$BTEST p99 ms during BGSAVE:save:p99" "peak memory KB idle:idle:pss" "peak memory KB during:save:pss"
     "main VmHWM KB idle:idle:hwm" "main VmHWM KB during:save:hwm")
   local row label field r s
   for row in "${rows[@]}"; do
@@ -457,7 +462,7 @@ phase_bgsave() {
   printf '%-26s %10s %10s %6s\n' "memory during/idle (x)" "$rmem" "$smem" "$(inv "$smem" "$rmem")"
   printf '%-26s %10s %10s\n' "BGSAVEs per run" "$(m redis_snap save saves)" "$(m node_snap save saves)"
   printf '%-26s %10s %10s\n' "% of run in BGSAVE" "$(m redis_snap save busy)" "$(m node_snap save busy)"
-  TARGETS+=("GET p99 during BGSAVE / without, slotkv: $(verdict "$sp" '<=' 2.0) (redis: $rp)")
+  TARGETS+=("$BTEST p99 during BGSAVE / without, slotkv: $(verdict "$sp" '<=' 2.0) (redis: $rp)")
   TARGETS+=("peak memory during BGSAVE / without, slotkv: $(verdict "$smem" '<=' 1.3) (redis: $rmem)")
 }
 
