@@ -58,11 +58,14 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     let mut events = Events::with_capacity(1024);
     tracing::info!("Ready to accept connections tcp");
     loop {
-        let timeout = if lp.unfinished.is_empty() && !crate::persist::busy(&srv) {
+        let timeout = if lp.unfinished.is_empty() {
             let mut t =
                 lp.next_cron.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
             if let Some(deadline) = blocking::next_deadline(&srv) {
                 t = t.min(Duration::from_millis((deadline - now_ms()).max(0) as u64));
+            }
+            if let Some(job) = crate::persist::next_step_in(&srv) {
+                t = t.min(job);
             }
             t
         } else {

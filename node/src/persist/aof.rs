@@ -188,9 +188,14 @@ impl Aof {
     /// bytes are kept for the next try.
     pub fn write(&mut self, batch: Vec<u8>, feed_end: u64) -> Result<(), String> {
         if !batch.is_empty() {
-            let start = self.pending.len();
-            self.pending.extend_from_slice(&batch);
-            seal_batch(&mut self.pending, start);
+            if self.pending.is_empty() {
+                self.pending = batch;
+                seal_batch(&mut self.pending, 0);
+            } else {
+                let start = self.pending.len();
+                self.pending.extend_from_slice(&batch);
+                seal_batch(&mut self.pending, start);
+            }
         }
         if self.pending.is_empty() {
             return Ok(());
@@ -202,10 +207,7 @@ impl Aof {
                 }
                 self.incr_size += self.pending.len() as u64;
                 self.current_size += self.pending.len() as u64;
-                self.pending.clear();
-                if self.pending.capacity() > 1 << 20 {
-                    self.pending = Vec::new();
-                }
+                self.pending = Vec::new();
                 self.written = feed_end;
                 if let Ok(mut req) = self.shared.req.lock() {
                     req.written = feed_end;

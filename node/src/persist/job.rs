@@ -139,6 +139,19 @@ impl Job {
         }
     }
 
+    /// How soon the event loop should come back to this job: at once while there is capturing to do,
+    /// shortly while the writer catches up, `None` once only the writer's completion is awaited (it wakes
+    /// the loop).
+    pub fn next_step_in(&self) -> Option<std::time::Duration> {
+        if self.captured {
+            None
+        } else if self.in_flight.load(Ordering::Relaxed) < MAX_IN_FLIGHT {
+            Some(std::time::Duration::ZERO)
+        } else {
+            Some(std::time::Duration::from_millis(1))
+        }
+    }
+
     /// Runs the whole job on the calling thread's schedule (for `SAVE`-like waits): steps until done.
     pub fn run_to_end(&mut self, db: &mut Db) -> Result<u64, String> {
         loop {

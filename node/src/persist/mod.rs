@@ -243,9 +243,9 @@ pub fn end_of_tick(srv: &mut Server, now_ms: i64) {
     step_job(srv, now_ms);
 }
 
-/// Whether the background job has work for the next tick (so the loop should not sleep long).
-pub fn busy(srv: &Server) -> bool {
-    srv.persist.job.is_some()
+/// How long the event loop may sleep before the background job wants its next step.
+pub fn next_step_in(srv: &Server) -> Option<std::time::Duration> {
+    srv.persist.job.as_ref().and_then(Job::next_step_in)
 }
 
 fn step_job(srv: &mut Server, now_ms: i64) {
