@@ -31,24 +31,30 @@ pub struct Loading {
     pub started: Instant,
 }
 
-/// The files start-up would load, with their sizes: `None` when there is nothing to load.
-fn plan(config: &Config) -> Result<Option<(Vec<PathBuf>, Option<Manifest>)>, String> {
+/// What start-up loads: the files in order, and the AOF manifest that lists them (with `appendonly yes`).
+struct Plan {
+    files: Vec<PathBuf>,
+    manifest: Option<Manifest>,
+}
+
+/// `None` when there is nothing to load.
+fn plan(config: &Config) -> Result<Option<Plan>, String> {
     if config.appendonly {
         let dir = Path::new(&config.appenddirname);
         let path = aof::manifest_path(dir, &config.appendfilename);
         let manifest = Manifest::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(manifest.map(|m| {
             let files = m.base().into_iter().chain(m.incrs()).map(|f| dir.join(&f.name)).collect();
-            (files, Some(m))
+            Plan { files, manifest: Some(m) }
         }));
     }
     let path = PathBuf::from(&config.dbfilename);
-    Ok(path.exists().then(|| (vec![path], None)))
+    Ok(path.exists().then(|| Plan { files: vec![path], manifest: None }))
 }
 
 /// Starts loading what `config` says; `None` when there is nothing to load.
 pub fn start(config: &Config, now_ms: i64, wake: Box<dyn Fn() + Send>) -> Result<Option<Loading>, String> {
-    let Some((files, manifest)) = plan(config)? else { return Ok(None) };
+    let Some(Plan { files, manifest }) = plan(config)? else { return Ok(None) };
     let total_bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let loaded_bytes = Arc::new(AtomicU64::new(0));
     let (tx, done) = mpsc::channel();
@@ -80,8 +86,9 @@ impl Progress<'_> {
         self.counter.store(done, Ordering::Relaxed);
         if self.last_log.elapsed() >= Duration::from_secs(1) {
             self.last_log = Instant::now();
-            let pct = if self.total == 0 { 100 } else { done * 100 / self.total };
-            tracing::info!("Loading: {} of {} MB ({pct}%)", done >> 20, self.total >> 20);
+            let pct = (done * 100).checked_div(self.total).unwrap_or(100);
+            let mb = |b: u64| b as f64 / (1 << 20) as f64;
+            tracing::info!("Loading: {:.1} of {:.1} MB ({pct}%)", mb(done), mb(self.total));
         }
     }
 }
