@@ -244,7 +244,11 @@ fn snapshot_save_then_kill9() {
     fill(&mut c);
     let before = contents(&mut c);
     let expire = short_lived(&mut c);
-    assert!(c.persistence("rdb_changes_since_last_save").parse::<u64>().unwrap_or(0) > 0);
+    let changes = c.persistence("rdb_changes_since_last_save");
+    assert!(
+        changes.parse::<u64>().is_ok_and(|n| n > 0),
+        "rdb_changes_since_last_save:{changes} after writes"
+    );
     c.ok(&["SAVE"]);
     assert_eq!(c.persistence("rdb_changes_since_last_save"), "0");
     assert_eq!(c.persistence("rdb_last_bgsave_status"), "ok");
@@ -269,7 +273,6 @@ fn bgsave_then_kill9() {
     let mut node = start(&[]);
     let mut c = node.conn();
     fill(&mut c);
-    let before = contents(&mut c);
     let reply = c.cmd(&["BGSAVE"]).text();
     assert!(reply.starts_with("Background saving started"), "BGSAVE: {reply}");
     let done = wait_for(Duration::from_secs(20), || {
@@ -277,9 +280,30 @@ fn bgsave_then_kill9() {
     });
     assert!(done, "BGSAVE did not finish");
     assert_eq!(c.persistence("rdb_last_bgsave_status"), "ok");
+    // SCHEDULE starts at once when nothing else runs in the background.
+    c.ok(&["SET", "after:first", "1"]);
+    let reply = c.cmd(&["BGSAVE", "SCHEDULE"]).text();
+    assert!(reply.starts_with("Background saving"), "BGSAVE SCHEDULE: {reply}");
+    let done = wait_for(Duration::from_secs(20), || {
+        c.persistence("rdb_bgsave_in_progress") == "0" && c.persistence("rdb_changes_since_last_save") == "0"
+    });
+    assert!(done, "BGSAVE SCHEDULE did not save");
+    let before = contents(&mut c);
     node.kill9();
     node.restart();
     assert_same(&before, &contents(&mut node.conn()), "snapshot (BGSAVE, kill -9)");
+}
+
+/// `SHUTDOWN how`: the node closes the connection without a reply.
+#[track_caller]
+fn shutdown(c: &mut Conn, how: &str) {
+    match c.try_cmd(&["SHUTDOWN", how]) {
+        Ok(reply) => panic!("SHUTDOWN {how} answered {reply:?}"),
+        Err(e) => assert!(
+            !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            "SHUTDOWN {how}: the connection stayed open"
+        ),
+    }
 }
 
 #[test]
@@ -289,9 +313,7 @@ fn shutdown_save_and_nosave() {
     fill(&mut c);
     let before = contents(&mut c);
     let expire = short_lived(&mut c);
-    c.send(&["SHUTDOWN", "SAVE"]);
-    let (reply, closed) = c.read_until_close(Duration::from_secs(20));
-    assert!(closed && reply.is_empty(), "SHUTDOWN SAVE answered {}", slotkv_tests::show(&reply));
+    shutdown(&mut c, "SAVE");
     let status = node.wait_exit(Duration::from_secs(20)).expect("node still running after SHUTDOWN SAVE");
     assert!(status.success(), "SHUTDOWN SAVE exit status {status}");
     wait_until(expire);
@@ -303,9 +325,7 @@ fn shutdown_save_and_nosave() {
     // SHUTDOWN NOSAVE with save rules: the change since the last save is not kept.
     c.ok(&["CONFIG", "SET", "save", "3600 1"]);
     c.ok(&["SET", "after:nosave", "x"]);
-    c.send(&["SHUTDOWN", "NOSAVE"]);
-    let (_, closed) = c.read_until_close(Duration::from_secs(20));
-    assert!(closed, "SHUTDOWN NOSAVE did not close the connection");
+    shutdown(&mut c, "NOSAVE");
     assert!(node.wait_exit(Duration::from_secs(20)).is_some(), "node still running after SHUTDOWN NOSAVE");
     node.restart();
     let mut c = node.conn();
@@ -815,6 +835,84 @@ fn disk_full_gives_misconf_not_data_loss() {
     }
     assert_eq!(c.bulk(&["GET", "after"]).as_deref(), Some(b"recovery".as_slice()));
     drop(c);
+    drop(node);
+    drop(tmpfs);
+}
+
+#[test]
+fn disk_full_with_always_exits_without_acknowledging() {
+    let Some(tmpfs) = Tmpfs::mount("2m") else { return };
+    let mut node = Node::builder(&persist_bin())
+        .dir(tmpfs.path())
+        .args(&["--appendonly", "yes", "--appendfsync", "always", "--auto-aof-rewrite-percentage", "0"])
+        .start();
+    let mut c = node.conn();
+    let filler: PathBuf = tmpfs.path().join("filler");
+    fill_disk(&filler, 64 * 1024);
+    let value = "a".repeat(1000);
+    let mut acked = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ended = loop {
+        assert!(Instant::now() < deadline, "{} writes of 1 kB on a full disk, no failure", acked.len());
+        let key = format!("key:{}", acked.len());
+        match c.try_cmd(&["SET", &key, &value]) {
+            Ok(Reply::Simple(s)) if s == "OK" => acked.push(key),
+            Ok(Reply::Error(e)) if e.starts_with("MISCONF") => break e,
+            Ok(other) => panic!("SET on a full disk answered {other:?}"),
+            Err(e) => break format!("connection ended: {e}"),
+        }
+    };
+    // Redis exits rather than acknowledge a write it could not make durable.
+    let status = node.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "node still running ({status:?}) after a failed AOF write with appendfsync always ({ended})"
+    );
+    eprintln!("disk full after {} acknowledged writes: {ended}", acked.len());
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("remove filler: {e}"));
+    node.restart();
+    let mut c = node.conn();
+    for key in &acked {
+        assert_eq!(c.bulk(&["GET", key]).as_deref(), Some(value.as_bytes()), "acknowledged {key} lost");
+    }
+    drop(c);
+    drop(node);
+    drop(tmpfs);
+}
+
+#[test]
+fn failed_bgsave_with_save_rules_gives_misconf() {
+    let Some(tmpfs) = Tmpfs::mount("2m") else { return };
+    let mut node = Node::builder(&persist_bin()).dir(tmpfs.path()).args(&["--save", "3600 1"]).start();
+    let mut c = node.conn();
+    for i in 0..100 {
+        c.ok(&["SET", &format!("key:{i}"), &"b".repeat(1000)]);
+    }
+    let filler: PathBuf = tmpfs.path().join("filler");
+    fill_disk(&filler, 0);
+    let reply = c.cmd(&["BGSAVE"]).text();
+    assert!(reply.starts_with("Background saving started"), "BGSAVE: {reply}");
+    assert!(
+        wait_for(Duration::from_secs(20), || c.persistence("rdb_bgsave_in_progress") == "0"),
+        "BGSAVE on a full disk did not end"
+    );
+    assert_eq!(c.persistence("rdb_last_bgsave_status"), "err");
+    let err = c.err(&["SET", "refused", "1"]);
+    assert!(err.starts_with("MISCONF"), "write after a failed BGSAVE with save rules: {err}");
+    assert_eq!(c.bulk(&["GET", "key:0"]).map(|v| v.len()), Some(1000), "reads must still work");
+
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("remove filler: {e}"));
+    let reply = c.cmd(&["BGSAVE"]).text();
+    assert!(reply.starts_with("Background saving started"), "BGSAVE: {reply}");
+    assert!(
+        wait_for(Duration::from_secs(20), || c.persistence("rdb_bgsave_in_progress") == "0"),
+        "BGSAVE did not end"
+    );
+    assert_eq!(c.persistence("rdb_last_bgsave_status"), "ok");
+    c.ok(&["SET", "accepted", "1"]);
+    node.kill9();
+    node.restart();
+    assert_eq!(node.conn().int(&["DBSIZE"]), 100, "the snapshot after recovery");
     drop(node);
     drop(tmpfs);
 }
