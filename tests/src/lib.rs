@@ -12,6 +12,15 @@
 //! [`free_port`] binds port 0 and releases it; another process may take the port before the node binds
 //! it, so [`Node::start`] retries on a new port when the node fails with "address in use".
 //!
+//! # Restarts (persistence tests)
+//! A [`Node`] keeps its data directory ([`Node::dir`]) across runs: [`Node::kill9`] (a crash),
+//! [`Node::terminate`] (`SIGTERM`, bounded wait), then [`Node::restart`] / [`Node::restart_with`] start the
+//! same binary with the same settings on the same directory (and port, if still free). [`Node::respawn`]
+//! and [`Node::spawn`] return without waiting, to watch a node load (it answers `-LOADING`, which readiness
+//! polling treats as "not yet") or refuse to start ([`Node::wait_exit`]). [`Node::builder`] adds a data
+//! directory of the test's choosing (a tmpfs) and a wrapper program (strace). Each run logs to its own
+//! file, so [`Node::log`] shows the current run only.
+//!
 //! # Failure output
 //! A [`Node`] kills its process on `Drop`; when the test is panicking it first prints the node's log.
 //! [`Conn::expect`] and friends print the command, the expected and the actual bytes, escaped.
@@ -1054,6 +1063,23 @@ mod tests {
     fn encodes_commands() {
         assert_eq!(encode(&["GET", "k"]), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
         assert_eq!(encode::<&[u8]>(&[b"", b"a\r\n"]), b"*2\r\n$0\r\n\r\n$3\r\na\r\n\r\n");
+    }
+
+    #[test]
+    fn manifest_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(aof_manifest(dir.path()).is_empty());
+        assert_eq!(aof_base_seq(dir.path()), 0);
+        std::fs::create_dir(dir.path().join("appendonlydir")).unwrap();
+        std::fs::write(
+            dir.path().join("appendonlydir/appendonly.aof.manifest"),
+            "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\n\
+             file appendonly.aof.3.incr.aof seq 3 type i\nfile appendonly.aof.4.incr.aof seq 4 type i\n",
+        )
+        .unwrap();
+        assert_eq!(aof_manifest(dir.path()).len(), 4);
+        assert_eq!(aof_base_seq(dir.path()), 2);
+        assert_eq!(last_incr_file(dir.path()), dir.path().join("appendonlydir/appendonly.aof.4.incr.aof"));
     }
 
     #[test]
