@@ -12,6 +12,15 @@
 //! [`free_port`] binds port 0 and releases it; another process may take the port before the node binds
 //! it, so [`Node::start`] retries on a new port when the node fails with "address in use".
 //!
+//! # Restarts (persistence tests)
+//! A [`Node`] keeps its data directory ([`Node::dir`]) across runs: [`Node::kill9`] (a crash),
+//! [`Node::terminate`] (`SIGTERM`, bounded wait), then [`Node::restart`] / [`Node::restart_with`] start the
+//! same binary with the same settings on the same directory (and port, if still free). [`Node::respawn`]
+//! and [`Node::spawn`] return without waiting, to watch a node load (it answers `-LOADING`, which readiness
+//! polling treats as "not yet") or refuse to start ([`Node::wait_exit`]). [`Node::builder`] adds a data
+//! directory of the test's choosing (a tmpfs) and a wrapper program (strace). Each run logs to its own
+//! file, so [`Node::log`] shows the current run only.
+//!
 //! # Failure output
 //! A [`Node`] kills its process on `Drop`; when the test is panicking it first prints the node's log.
 //! [`Conn::expect`] and friends print the command, the expected and the actual bytes, escaped.
@@ -20,7 +29,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -131,15 +140,143 @@ fn build_node(profile_dir: &Path, bin: &Path) {
 
 // ---- the node process ----
 
+/// How long a node may take to exit after `SIGTERM` (it may be writing a snapshot first).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a node was launched, kept so that [`Node::restart`] launches it again the same way.
+#[derive(Clone, Debug)]
+struct Launch {
+    bin: PathBuf,
+    /// A program and its arguments that run the node (`strace -f -o FILE`); empty to run it directly.
+    wrapper: Vec<String>,
+    /// Settings after the harness's base settings; later ones win.
+    extra: Vec<String>,
+}
+
+/// Options for a node beyond [`Node::start_bin`]: its own data directory (a tmpfs mount point), a wrapper
+/// program (strace), and starting without waiting for it to be ready (to see it load).
+pub struct NodeBuilder {
+    launch: Launch,
+    dir: Option<PathBuf>,
+}
+
+impl NodeBuilder {
+    /// The node's `--dir`, instead of the harness's temporary directory (which still holds the log).
+    pub fn dir(mut self, dir: &Path) -> NodeBuilder {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Runs the node as the last argument of `wrapper` (`["strace", "-f", "-o", "FILE"]`). Signals from
+    /// [`Node::kill9`] and [`Node::terminate`] go to the node itself, not to the wrapper.
+    pub fn wrapper(mut self, wrapper: &[&str]) -> NodeBuilder {
+        self.launch.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Settings after the base settings (`["--appendonly", "yes"]`).
+    pub fn args(mut self, extra: &[&str]) -> NodeBuilder {
+        self.launch.extra.extend(extra.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Starts the process and returns at once; see [`Node::wait_ready_pub`].
+    pub fn spawn(self) -> Node {
+        let root = tempfile::Builder::new()
+            .prefix("slotkv-test-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let data_dir = self.dir.unwrap_or_else(|| root.path().to_path_buf());
+        let bin = &self.launch.bin;
+        let name = bin.file_name().map_or_else(|| bin.display().to_string(), |n| n.to_string_lossy().into());
+        let port = free_port();
+        let log = root.path().join("node.log");
+        let child = launch(&self.launch, port, &data_dir, &log, &[]);
+        Node {
+            port,
+            child,
+            log,
+            name,
+            launch: self.launch,
+            data_dir,
+            runs: 1,
+            run_extra: Vec::new(),
+            _root: root,
+        }
+    }
+
+    /// Starts the process and waits until it answers `PING`.
+    pub fn start(self) -> Node {
+        let mut node = self.spawn();
+        node.wait_ready_pub();
+        node
+    }
+}
+
+/// Spawns `launch` with the harness's base settings, its output appended to `log`.
+fn launch(launch: &Launch, port: u16, dir: &Path, log: &Path, run_extra: &[String]) -> Child {
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+    let err = out.try_clone().unwrap_or_else(|e| panic!("clone log handle: {e}"));
+    let port_s = port.to_string();
+    let dir_s = dir.to_string_lossy().into_owned();
+    let base =
+        ["--port", &port_s, "--bind", "127.0.0.1", "--dir", &dir_s, "--save", "", "--appendonly", "no"];
+    let mut cmd = match launch.wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(&launch.bin);
+            cmd
+        }
+        None => Command::new(&launch.bin),
+    };
+    cmd.args(base).args(&launch.extra).args(run_extra).stdin(Stdio::null()).stdout(out).stderr(err);
+    cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd))
+}
+
+/// The processes started by `pid` and by them, deepest first, from `/proc/PID/task/TID/children`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+            out.extend(descendants(child));
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// Sends `sig` (`-KILL`) to `pid`; false when the process is already gone.
+fn send_signal(sig: &str, pid: u32) -> bool {
+    Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// A running `slotkv-node` on `127.0.0.1:port`, in its own temporary directory, killed on `Drop`.
 pub struct Node {
+    /// The port of the current run; a restart keeps it when it is still free.
     pub port: u16,
     child: Child,
+    /// The current run's log (each restart writes a new file, so a test reads only that run's messages).
     log: PathBuf,
     /// The binary's file name, for failure output.
     name: String,
+    launch: Launch,
+    data_dir: PathBuf,
+    /// How many times the process was launched.
+    runs: u32,
+    /// Settings for the current run only (from [`Node::restart_with`]).
+    run_extra: Vec<String>,
     /// Kept for its `Drop`, which removes the directory.
-    _dir: tempfile::TempDir,
+    _root: tempfile::TempDir,
 }
 
 impl Node {
@@ -152,56 +289,46 @@ impl Node {
     /// [`Node::start`] with another binary that takes the same arguments: a `redis-server`, for tests
     /// that compare slotkv with real Redis side by side.
     pub fn start_bin(bin: &Path, extra: &[&str]) -> Node {
+        Node::builder(bin).args(extra).start()
+    }
+
+    /// Starts `bin` with `extra` without waiting for it to answer (it may be loading a data set).
+    pub fn spawn(bin: &Path, extra: &[&str]) -> Node {
+        Node::builder(bin).args(extra).spawn()
+    }
+
+    /// Options beyond `start_bin`: data directory, wrapper program.
+    pub fn builder(bin: &Path) -> NodeBuilder {
+        NodeBuilder {
+            launch: Launch { bin: bin.to_path_buf(), wrapper: Vec::new(), extra: Vec::new() },
+            dir: None,
+        }
+    }
+
+    /// Waits until the node answers `PING` (retrying on a new port when it lost its port to another
+    /// process); panics with its log when it exits or does not answer within [`START_TIMEOUT`].
+    #[track_caller]
+    pub fn wait_ready_pub(&mut self) {
         let mut last_log = String::new();
         for _attempt in 0..8 {
-            let port = free_port();
-            let dir = tempfile::Builder::new()
-                .prefix("slotkv-test-")
-                .tempdir()
-                .unwrap_or_else(|e| panic!("tempdir: {e}"));
-            let log = dir.path().join("node.log");
-            let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
-            let err = out.try_clone().unwrap_or_else(|e| panic!("clone log handle: {e}"));
-            let port_s = port.to_string();
-            let dir_s = dir.path().to_string_lossy().into_owned();
-            let child = Command::new(bin)
-                .args([
-                    "--port",
-                    &port_s,
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    &dir_s,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-            let name =
-                bin.file_name().map_or_else(|| bin.display().to_string(), |n| n.to_string_lossy().into());
-            let mut node = Node { port, child, log, name, _dir: dir };
-            match node.wait_ready() {
-                Ok(()) => return node,
+            match self.wait_ready() {
+                Ok(()) => return,
                 Err(log) => {
                     let lower = log.to_ascii_lowercase();
-                    if lower.contains("address already in use") || lower.contains("address in use") {
-                        last_log = log;
-                        continue;
+                    if !(lower.contains("address already in use") || lower.contains("address in use")) {
+                        panic!("{} {:?} did not start; its log:\n{log}", self.name, self.args());
                     }
-                    panic!("{} {extra:?} did not start; its log:\n{log}", bin.display());
+                    last_log = log;
+                    let port = free_port();
+                    self.relaunch(port);
                 }
             }
         }
-        panic!("{} found no free port in 8 attempts; last log:\n{last_log}", bin.display());
+        panic!("{} found no free port in 8 attempts; last log:\n{last_log}", self.name);
     }
 
-    /// Polls with `PING` until the node answers; `Err(log)` when it exited or never answered.
+    /// Polls with `PING` until the node answers; `Err(log)` when it exited or never answered. A node
+    /// loading its data answers `-LOADING ...`: not ready yet.
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
@@ -210,18 +337,26 @@ impl Node {
             }
             if let Ok(mut s) = TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut reply = [0u8; 7];
-                if s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut reply).is_ok() {
-                    if &reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH") {
-                        return Ok(());
+                if s.write_all(b"PING\r\n").is_ok() {
+                    match read_line(&mut s) {
+                        Some(line) if line == b"+PONG" || line.starts_with(b"-NOAUTH") => return Ok(()),
+                        Some(line) if line.starts_with(b"-LOADING") => {}
+                        Some(line) => {
+                            return Err(format!("first PING answered {}\n{}", show(&line), self.log()))
+                        }
+                        None => {}
                     }
-                    return Err(format!("first PING answered {}\n{}", show(&reply), self.log()));
                 }
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = self.child.kill();
+        self.kill_all();
         Err(format!("(no PONG within {START_TIMEOUT:?})\n{}", self.log()))
+    }
+
+    /// The arguments after the harness's base settings, for messages.
+    fn args(&self) -> Vec<String> {
+        self.launch.extra.iter().chain(&self.run_extra).cloned().collect()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -233,13 +368,28 @@ impl Node {
         Conn::connect(self.port)
     }
 
-    /// What the node has written to stdout and stderr so far.
+    /// The node's data directory (its `--dir`).
+    pub fn dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// What the node has written to stdout and stderr so far in its current run.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
     }
 
+    /// The process the harness started (the wrapper, when there is one).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The node's own process: the started process, or the wrapper's child.
+    fn node_pids(&self) -> Vec<u32> {
+        if self.launch.wrapper.is_empty() {
+            vec![self.child.id()]
+        } else {
+            descendants(self.child.id())
+        }
     }
 
     /// Stops the process (`SIGSTOP`), as if it were busy: the kernel still completes TCP handshakes into
@@ -254,10 +404,8 @@ impl Node {
     }
 
     fn signal(&self, sig: &str) {
-        let pid = self.child.id().to_string();
-        match Command::new("kill").args([sig, &pid]).status() {
-            Ok(s) if s.success() => {}
-            other => panic!("kill {sig} {pid}: {other:?}"),
+        for pid in self.node_pids() {
+            assert!(send_signal(sig, pid), "kill {sig} {pid} failed");
         }
     }
 
@@ -265,16 +413,127 @@ impl Node {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Kills the node and its wrapper with `SIGKILL` and reaps them.
+    fn kill_all(&mut self) -> Option<ExitStatus> {
+        // Only while the child is not reaped: until then its pid (and so its children's parent) cannot
+        // belong to another process.
+        if let Ok(None) = self.child.try_wait() {
+            for pid in descendants(self.child.id()) {
+                send_signal("-KILL", pid);
+            }
+            let _ = self.child.kill();
+        }
+        self.child.wait().ok()
+    }
+
+    /// `SIGKILL`, as a crash: nothing is flushed or saved. Waits until the process is gone.
+    pub fn kill9(&mut self) {
+        self.kill_all();
+    }
+
+    /// `SIGTERM` (a clean shutdown: Redis saves when save rules are set), then waits up to
+    /// [`STOP_TIMEOUT`] for the exit; panics with the log if it hangs.
+    #[track_caller]
+    pub fn terminate(&mut self) -> ExitStatus {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status;
+        }
+        self.signal("-TERM");
+        match self.wait_exit(STOP_TIMEOUT) {
+            Some(status) => status,
+            None => {
+                let log = self.log();
+                self.kill_all();
+                panic!("{} did not exit within {STOP_TIMEOUT:?} of SIGTERM; its log:\n{log}", self.name);
+            }
+        }
+    }
+
+    /// Polls until the process exits; `None` if it still runs after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Starts the same binary again on the same directory with the same settings (the same port if it
+    /// is still free) and waits until it answers. The previous run must have ended ([`Node::kill9`],
+    /// [`Node::terminate`], `SHUTDOWN`).
+    #[track_caller]
+    pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// [`Node::restart`] with `extra` settings for this run only.
+    #[track_caller]
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.respawn(extra);
+        self.wait_ready_pub();
+    }
+
+    /// Like [`Node::restart_with`] but returns at once: to watch the node load, or fail to start
+    /// ([`Node::wait_exit`]).
+    #[track_caller]
+    pub fn respawn(&mut self, extra: &[&str]) {
+        if let Ok(None) = self.child.try_wait() {
+            panic!("{}: restart while the previous run is still running; stop it first", self.name);
+        }
+        self.run_extra = extra.iter().map(|s| s.to_string()).collect();
+        let port = if TcpListener::bind(("127.0.0.1", self.port)).is_ok() { self.port } else { free_port() };
+        self.relaunch(port);
+    }
+
+    /// Launches a new run on `port` with a fresh log file.
+    fn relaunch(&mut self, port: u16) {
+        self.kill_all();
+        self.runs += 1;
+        self.port = port;
+        self.log = self._root.path().join(format!("node.{}.log", self.runs));
+        self.child = launch(&self.launch, port, &self.data_dir, &self.log, &self.run_extra);
+    }
+}
+
+/// Reads one line (without its CRLF) from a fresh stream, byte by byte; `None` on error or end.
+fn read_line(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 1024 {
+        match s.read(&mut byte) {
+            Ok(1) => {}
+            _ => return None,
+        }
+        if byte[0] == b'\n' {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Some(line);
+        }
+        line.push(byte[0]);
+    }
+    Some(line)
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let status = self.child.wait();
+        let status = self.kill_all();
         if std::thread::panicking() {
             let log = self.log();
             let tail = log.get(log.len().saturating_sub(8000)..).unwrap_or(&log);
-            eprintln!("---- {} on port {} ({status:?}), log tail ----\n{tail}\n----", self.name, self.port);
+            eprintln!(
+                "---- {} {:?} on port {} (run {}, {status:?}), log tail ----\n{tail}\n----",
+                self.name,
+                self.args(),
+                self.port,
+                self.runs
+            );
         }
     }
 }
@@ -511,6 +770,21 @@ impl Conn {
         }
     }
 
+    /// Sends a command and reads its reply without panicking: for writers that run until the node dies.
+    pub fn try_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Reply> {
+        self.stream.write_all(&encode(args))?;
+        self.try_read_reply()
+    }
+
+    /// The next reply, parsed, or the error that ended the connection.
+    pub fn try_read_reply(&mut self) -> io::Result<Reply> {
+        let raw = self.try_read_raw()?.ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        match parse_reply(&raw) {
+            Ok(Some((r, _))) => Ok(r),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, show(&raw))),
+        }
+    }
+
     /// The exact bytes of the next reply.
     #[track_caller]
     pub fn read_raw(&mut self) -> Vec<u8> {
@@ -669,6 +943,73 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
     info.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).map(|v| v.trim_end().to_string())
 }
 
+// ---- persistence ----
+
+/// The binary the persistence tests run: `PERSIST_BIN` when set (`/usr/bin/redis-server`, to check a
+/// test's logic against real Redis), else slotkv's node.
+pub fn persist_bin() -> PathBuf {
+    match std::env::var_os("PERSIST_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => node_bin().to_path_buf(),
+    }
+}
+
+/// Whether `bin` is a `redis-server` rather than slotkv: tests of slotkv-only behaviour (check tools,
+/// checksums in the AOF, file offsets in messages) skip their slotkv-only parts then.
+pub fn is_redis(bin: &Path) -> bool {
+    bin.file_name().is_some_and(|n| n.to_string_lossy().contains("redis"))
+}
+
+/// One line of an AOF manifest (`file appendonly.aof.2.incr.aof seq 2 type i`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestEntry {
+    pub file: String,
+    pub seq: u64,
+    /// `b` base, `i` incremental, `h` history.
+    pub kind: String,
+}
+
+/// The AOF manifest under `dir` (`DIR/appendonlydir/appendonly.aof.manifest`); empty when there is none.
+pub fn aof_manifest(dir: &Path) -> Vec<ManifestEntry> {
+    let path = dir.join("appendonlydir").join("appendonly.aof.manifest");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let field = |name: &str| words.iter().position(|w| *w == name).and_then(|i| words.get(i + 1));
+            Some(ManifestEntry {
+                file: field("file")?.to_string(),
+                seq: field("seq")?.parse().ok()?,
+                kind: field("type")?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The sequence number of the AOF's base file, 0 without one.
+pub fn aof_base_seq(dir: &Path) -> u64 {
+    aof_manifest(dir).iter().filter(|e| e.kind == "b").map(|e| e.seq).max().unwrap_or(0)
+}
+
+/// The path of the last incremental AOF file listed in the manifest.
+#[track_caller]
+pub fn last_incr_file(dir: &Path) -> PathBuf {
+    let manifest = aof_manifest(dir);
+    match manifest.iter().filter(|e| e.kind == "i").max_by_key(|e| e.seq) {
+        Some(e) => dir.join("appendonlydir").join(&e.file),
+        None => panic!("no incr file in the manifest under {}: {manifest:?}", dir.display()),
+    }
+}
+
+impl Conn {
+    /// A field of `INFO persistence` (`aof_rewrite_in_progress`).
+    #[track_caller]
+    pub fn persistence(&mut self, field: &str) -> String {
+        let info = self.cmd(&["INFO", "persistence"]).text();
+        info_field(&info, field).unwrap_or_else(|| panic!("no {field} in INFO persistence:\n{info}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,6 +1063,23 @@ mod tests {
     fn encodes_commands() {
         assert_eq!(encode(&["GET", "k"]), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
         assert_eq!(encode::<&[u8]>(&[b"", b"a\r\n"]), b"*2\r\n$0\r\n\r\n$3\r\na\r\n\r\n");
+    }
+
+    #[test]
+    fn manifest_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(aof_manifest(dir.path()).is_empty());
+        assert_eq!(aof_base_seq(dir.path()), 0);
+        std::fs::create_dir(dir.path().join("appendonlydir")).unwrap();
+        std::fs::write(
+            dir.path().join("appendonlydir/appendonly.aof.manifest"),
+            "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\n\
+             file appendonly.aof.3.incr.aof seq 3 type i\nfile appendonly.aof.4.incr.aof seq 4 type i\n",
+        )
+        .unwrap();
+        assert_eq!(aof_manifest(dir.path()).len(), 4);
+        assert_eq!(aof_base_seq(dir.path()), 2);
+        assert_eq!(last_incr_file(dir.path()), dir.path().join("appendonlydir/appendonly.aof.4.incr.aof"));
     }
 
     #[test]
