@@ -604,6 +604,13 @@ pub fn check_cli(args: &[String]) -> ExitCode {
         eprintln!("Usage: slotkv-node check-aof [--fix] <file.manifest|file.aof>");
         return ExitCode::from(1);
     };
+    if path.extension().is_some_and(|e| e == "rdb") {
+        println!(
+            "{}: a base file is in the snapshot format: use `slotkv-node check-snapshot`",
+            path.display()
+        );
+        return ExitCode::from(1);
+    }
     let good = if is_manifest(&path) { check_manifest(&path, fix) } else { check_incr(&path, fix) };
     if good {
         ExitCode::SUCCESS
@@ -831,6 +838,12 @@ mod tests {
         seal_batch(&mut out, 0);
         let seal = format!("#C:{:016x}\r\n", crc::Crc::<u64>::new(&CRC_64_REDIS).checksum(&out[..len]));
         assert_eq!(&out[len..], seal.as_bytes());
+        // The example in docs/aof-format.md.
+        let mut doc = Vec::new();
+        encode_command(&mut doc, &[b"SET", b"a", b"1"]);
+        encode_command(&mut doc, &[b"INCR", b"a"]);
+        seal_batch(&mut doc, 0);
+        assert!(doc.ends_with(b"\r\n#C:9c0d4ed33c831111\r\n"));
         // The check value of CRC-64/Redis, so other tools can verify our seals.
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
     }
