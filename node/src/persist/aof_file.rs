@@ -900,6 +900,17 @@ mod tests {
         assert_eq!(stats.truncated_at, Some(multi_at));
         assert_eq!((stats.bytes, stats.sealed_end), (multi_at, bytes.len() as u64));
         assert_eq!(run(&with_multi, false).unwrap_err().kind, ErrorKind::Truncated);
+        // Repair cuts into the sealed batch at the MULTI and re-seals what stays of that batch.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.aof");
+        std::fs::write(&path, &with_multi).unwrap();
+        assert_eq!(make_appendable(&path, &stats).unwrap(), with_multi.len() as u64 - multi_at);
+        let (again, clean) = replay_file(&path, false, CHUNK).unwrap();
+        assert_eq!(again, want);
+        assert_eq!((clean.truncated_at, clean.sealed_end), (None, clean.bytes));
+        let mut seen = Vec::new();
+        replay_chunked(&path, false, 16, &mut |n| seen.push(n), &mut |_| Ok(())).unwrap();
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]) && seen.last() == Some(&clean.bytes), "{seen:?}");
 
         // The EXEC in a later batch completes it: the block is applied whole, in order.
         let start = with_multi.len();
