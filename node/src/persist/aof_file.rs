@@ -275,7 +275,9 @@ impl Reader {
             let n = self.file.read(&mut chunk)?;
             window.extend_from_slice(chunk.get(..n).unwrap_or_default());
             let seg = |w: &[u8], w_base: u64, a: u64, b: u64| -> Vec<u8> {
-                w.get((a - w_base) as usize..(b - w_base) as usize).unwrap_or_default().to_vec()
+                w.get(a.saturating_sub(w_base) as usize..b.saturating_sub(w_base) as usize)
+                    .unwrap_or_default()
+                    .to_vec()
             };
             let mut q = 0;
             while q + SEAL_LEN < window.len() {
