@@ -187,10 +187,11 @@ fn parse_trace(text: &str) -> Vec<Call> {
     calls
 }
 
-/// The result of a finished call line (`... ) = 5`), `None` if unknown (`= ?`).
+/// The result of a finished call line (`... ) = 5`; strace pads resumed lines: `resumed>)      = 0`),
+/// `None` if unknown (`= ?`).
 fn result(line: &str) -> Option<i64> {
-    let (_, ret) = line.rsplit_once(") = ")?;
-    ret.split_whitespace().next()?.parse().ok()
+    let (_, ret) = line.rsplit_once(')')?;
+    ret.trim_start().strip_prefix('=')?.split_whitespace().next()?.parse().ok()
 }
 
 fn is_socket(path: &str) -> bool {
@@ -211,10 +212,13 @@ fn acknowledges(call: &Call) -> bool {
             .any(|w| matches!(w[0], b'"' | b'n') && w[1] == b':' && (w[2].is_ascii_digit() || w[2] == b'-'))
 }
 
-/// For every reply that acknowledges a write: the last AOF write that returned before the reply was
-/// written must be followed by a successful fsync/fdatasync on the AOF that started after that write
-/// returned and returned before the reply was written. Returns how many replies were checked, or the
-/// first reply that left too early.
+/// For every reply that acknowledges a write: the AOF write that logged its command (the first AOF write
+/// after the last read from the reply's socket: the command cannot be logged before it is read, and the
+/// node logs every command of a read in the next batch) must be followed by a successful
+/// fsync/fdatasync on the AOF that started after that write returned and returned before the reply was
+/// written. (Not simply the last AOF write before the reply: with group commit, another client's batch
+/// may be written while this reply's fsync runs; that batch's replies wait for the next fsync.) Returns
+/// how many replies were checked, or the first reply that left too early.
 fn check_trace(calls: &[Call]) -> Result<usize, String> {
     let aof_writes: Vec<&Call> = calls
         .iter()
@@ -225,14 +229,30 @@ fn check_trace(calls: &[Call]) -> Result<usize, String> {
         .iter()
         .filter(|c| matches!(c.name.as_str(), "fsync" | "fdatasync") && is_aof(&c.path) && c.ret == Some(0))
         .collect();
+    let reads: Vec<&Call> = calls
+        .iter()
+        .filter(|c| matches!(c.name.as_str(), "read" | "recvfrom" | "readv") && is_socket(&c.path))
+        .filter(|c| c.ret.is_some_and(|r| r > 0))
+        .collect();
     let mut checked = 0;
     for reply in calls.iter().filter(|c| {
         matches!(c.name.as_str(), "write" | "writev" | "sendto" | "sendmsg")
             && is_socket(&c.path)
             && acknowledges(c)
     }) {
-        let Some(last_write) = aof_writes.iter().filter(|w| w.end < reply.start).max_by_key(|w| w.end) else {
-            return Err(format!("reply at line {} with no AOF write before it: {reply:?}", reply.start + 1));
+        let Some(read) =
+            reads.iter().filter(|r| r.path == reply.path && r.end < reply.start).max_by_key(|r| r.end)
+        else {
+            return Err(format!("reply at line {} with no read from its socket before it", reply.start + 1));
+        };
+        let Some(last_write) =
+            aof_writes.iter().filter(|w| w.start > read.end && w.end < reply.start).min_by_key(|w| w.start)
+        else {
+            return Err(format!(
+                "reply at line {} with no AOF write between its command's read (line {}) and it: {reply:?}",
+                reply.start + 1,
+                read.end + 1
+            ));
         };
         let covered = syncs.iter().any(|s| s.start > last_write.end && s.end < reply.start);
         if !covered {
@@ -268,7 +288,7 @@ fn traced_run(fsync_policy: &str) -> Option<Result<usize, String>> {
             "-s",
             "256",
             "-e",
-            "trace=write,writev,pwrite64,fdatasync,fsync,sendto,sendmsg",
+            "trace=read,recvfrom,write,writev,pwrite64,fdatasync,fsync,sendto,sendmsg",
             "-o",
             &trace_s,
         ])
@@ -334,24 +354,26 @@ fn trace_check_catches_everysec() {
 #[test]
 fn parses_split_strace_lines() {
     let text = "\
+100 read(7<socket:[99]>, \"*3\\r\\n$3\\r\\nSET\"..., 16384) = 30
 100 write(5</d/appendonlydir/appendonly.aof.1.incr.aof>, \"*3\\r\\n$3\\r\\nSET\"..., 30) = 30
 101 fdatasync(5</d/appendonlydir/appendonly.aof.1.incr.aof> <unfinished ...>
 100 write(7<socket:[99]>, \"+PONG\\r\\n\", 7) = 7
-101 <... fdatasync resumed>) = 0
+101 <... fdatasync resumed>)          = 0
 100 write(7<socket:[99]>, \"+OK\\r\\n:12\\r\\n\", 10) = 10
+100 read(8<socket:[98]>, \"*2\\r\\n\"..., 16384) = 20
 100 write(5</d/appendonlydir/appendonly.aof.1.incr.aof>, \"*2\\r\\n\"..., 20) = 20
 100 write(8<socket:[98]>, \":13\\r\\n\", 5) = 5
 100 +++ exited with 0 +++
 ";
     let calls = parse_trace(text);
-    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert_eq!(calls.len(), 8, "{calls:?}");
     let sync = calls.iter().find(|c| c.name == "fdatasync").expect("fdatasync parsed");
-    assert_eq!((sync.start, sync.end, sync.ret), (1, 3, Some(0)));
-    assert!(!acknowledges(&calls[1]) && acknowledges(&calls[3]), "{calls:?}");
+    assert_eq!((sync.start, sync.end, sync.ret), (2, 4, Some(0)));
+    assert!(!acknowledges(&calls[2]) && acknowledges(&calls[4]), "{calls:?}");
     // The last reply left after a write that no fsync covers.
     let err = check_trace(&calls).expect_err("early reply not caught");
-    assert!(err.contains("line 7"), "{err}");
-    assert_eq!(check_trace(&calls[..4]), Ok(1));
+    assert!(err.contains("line 9"), "{err}");
+    assert_eq!(check_trace(&calls[..5]), Ok(1));
 }
 
 // ---- 8. everysec loses at most about a second ----
@@ -390,4 +412,24 @@ fn everysec_loses_at_most_about_a_second() {
         "kept {got}, but {two_seconds_before} was acknowledged 2 s before the kill"
     );
     assert!(got <= last + 1, "kept {got}, more than the {last} acknowledged (+1 in flight)");
+}
+
+/// Group commit: another client's batch written while this reply's fsync runs does not make this reply
+/// early (seen in a real trace), but its own reply must wait for the next fsync.
+#[test]
+fn group_commit_trace_is_judged_per_connection() {
+    let text = "\
+1 read(9<socket:[1]>, \"*2\\r\\n$4\\r\\nINCR\"..., 16384) = 24
+1 write(7</d/appendonlydir/appendonly.aof.2.incr.aof>, \"*2\\r\\n$4\\r\\nINCR\"..., 46) = 46
+2 fdatasync(7</d/appendonlydir/appendonly.aof.2.incr.aof> <unfinished ...>
+1 read(11<socket:[2]>, \"*3\\r\\n$3\\r\\nSET\"..., 16384) = 33
+1 write(7</d/appendonlydir/appendonly.aof.2.incr.aof>, \"*3\\r\\n$3\\r\\nSET\"..., 55) = 55
+2 <... fdatasync resumed>)          = 0
+1 sendto(9<socket:[1]>, \":14\\r\\n\", 5, MSG_NOSIGNAL, NULL, 0) = 5
+1 sendto(11<socket:[2]>, \"+OK\\r\\n\", 5, MSG_NOSIGNAL, NULL, 0) = 5
+";
+    let calls = parse_trace(text);
+    let err = check_trace(&calls).expect_err("the SET's reply left before its fsync");
+    assert!(err.contains("line 8"), "{err}");
+    assert_eq!(check_trace(&calls[..6]), Ok(1));
 }

@@ -72,6 +72,8 @@ pub struct Aof {
     pub rewrite_base_size: u64,
     /// Feed position written to the file.
     pub written: u64,
+    /// Feed position handed to [`Aof::write`]: written, or kept for a retry after a write error.
+    fed: u64,
     /// A batch that could not be written (disk full...), retried every tick.
     pending: Vec<u8>,
     /// The last write error, for `-MISCONF` and `aof_last_write_status`.
@@ -81,16 +83,10 @@ pub struct Aof {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-pub fn base_name(prefix: &str, seq: u64) -> String {
-    format!("{prefix}.{seq}.base.rdb")
-}
-
-pub fn incr_name(prefix: &str, seq: u64) -> String {
-    format!("{prefix}.{seq}.incr.aof")
-}
+pub use super::manifest::{base_name, incr_name};
 
 pub fn manifest_path(dir: &Path, prefix: &str) -> PathBuf {
-    dir.join(format!("{prefix}.manifest"))
+    dir.join(super::manifest::manifest_name(prefix))
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -150,6 +146,7 @@ impl Aof {
             current_size,
             rewrite_base_size: current_size,
             written: feed_pos,
+            fed: feed_pos,
             pending: Vec::new(),
             write_error: None,
             policy,
@@ -158,11 +155,13 @@ impl Aof {
         })
     }
 
-    /// The feed position replies may go out at: written, or with `always` synced.
+    /// The feed position replies may go out at: with `always`, what is synced; otherwise what was handed
+    /// to the file. After a write error that includes the batch kept for a retry: as in Redis, the write
+    /// is acknowledged and kept in memory, and later writes get `-MISCONF` until the retry succeeds.
     pub fn acked(&self) -> u64 {
         match self.policy {
             Fsync::Always => self.shared.synced.load(Ordering::Acquire),
-            _ => self.written,
+            _ => self.fed,
         }
     }
 
@@ -187,6 +186,7 @@ impl Aof {
     /// still pending from a failed write. On failure the file is cut back to its last good length and the
     /// bytes are kept for the next try.
     pub fn write(&mut self, batch: Vec<u8>, feed_end: u64) -> Result<(), String> {
+        self.fed = feed_end;
         if !batch.is_empty() {
             if self.pending.is_empty() {
                 self.pending = batch;

@@ -134,19 +134,32 @@ fn load(
         srv.db = db;
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut me = ClientState::new(0, usize::MAX, -1, addr, addr, now, true);
-        for incr in m.incrs() {
+        let incrs: Vec<_> = m.incrs().collect();
+        for (i, incr) in incrs.iter().enumerate() {
             let path = Path::new(&config.appenddirname).join(&incr.name);
-            let stats =
-                aof_file::replay(&path, config.aof_load_truncated, &mut |n| progress.at(n), &mut |argv| {
-                    apply(&mut srv, &mut me, argv, config)
-                })
-                .map_err(|e| e.to_string())?;
+            // Only the last file may end in a torn command (the node died writing it), as in Redis.
+            let last = i + 1 == incrs.len();
+            let stats = aof_file::replay(
+                &path,
+                config.aof_load_truncated && last,
+                &mut |n| progress.at(n),
+                &mut |argv| apply(&mut srv, &mut me, argv, config),
+            )
+            .map_err(|e| e.to_string())?;
             progress.base += stats.bytes;
             if let Some(at) = stats.truncated_at {
                 tracing::warn!(
                     "AOF {} loaded anyway because aof-load-truncated is enabled (truncated command at offset {at} dropped)",
                     path.display()
                 );
+            }
+            if last {
+                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                if stats.bytes < len || stats.sealed_end < stats.bytes {
+                    let cut = aof_file::make_appendable(&path, &stats)
+                        .map_err(|e| format!("{}: making it appendable: {e}", path.display()))?;
+                    tracing::warn!("AOF {}: {cut} bytes of torn tail removed", path.display());
+                }
             }
             tracing::info!("AOF {}: {} commands replayed", path.display(), stats.commands);
         }
