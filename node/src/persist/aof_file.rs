@@ -649,8 +649,13 @@ fn check_manifest(path: &Path, fix: bool) -> bool {
     if let Some(base) = manifest.base() {
         let base_path = dir.join(&base.name);
         if base_path.exists() {
-            // Wire in `crate::persist::snapshot::check_file(&base_path)` once the snapshot module has it.
-            println!("{}: base file, not checked here (use check-snapshot)", base_path.display());
+            match super::snapshot::check_file(&base_path) {
+                Ok(keys) => println!("{}: ok, base snapshot of {keys} keys", base_path.display()),
+                Err(e) => {
+                    println!("{e}");
+                    good = false;
+                }
+            }
         } else {
             println!("{}: missing (listed as the base)", base_path.display());
             good = false;
