@@ -22,6 +22,8 @@ pub struct Capture {
     pub started_ms: i64,
     /// Finished blocks (the header first), for the writer.
     pub blocks: Vec<Vec<u8>>,
+    /// Bytes in `blocks`.
+    pub queued: usize,
     pub keys: u64,
 }
 
@@ -33,6 +35,7 @@ impl Capture {
             saved: vec![0; SLOT_COUNT / 64],
             next: 0,
             started_ms,
+            queued: header.len(),
             blocks: vec![header],
             keys: 0,
         }
@@ -54,7 +57,10 @@ impl Capture {
             self.encoder.push(e);
             self.keys += 1;
             if self.encoder.pending() >= BLOCK_TARGET {
-                self.blocks.extend(self.encoder.take_block());
+                if let Some(block) = self.encoder.take_block() {
+                    self.queued += block.len();
+                    self.blocks.push(block);
+                }
             }
         }
     }
@@ -90,12 +96,13 @@ impl Db {
         self.capture = Some(Box::new(Capture::new(now_ms)));
     }
 
-    /// Saves slots in order until about `max_keys` keys were written or all are done; returns whether the
-    /// capture is complete.
-    pub fn capture_step(&mut self, max_keys: u64) -> bool {
+    /// Saves slots in order until about `max_keys` keys or `max_bytes` encoded bytes are waiting for the
+    /// writer, or all are done; returns whether the capture is complete. (A slot is saved whole, so one
+    /// holding a huge value takes as long as encoding it.)
+    pub fn capture_step(&mut self, max_keys: u64, max_bytes: usize) -> bool {
         let Some(c) = self.capture.as_deref_mut() else { return true };
         let goal = c.keys + max_keys;
-        while c.next < SLOT_COUNT && c.keys < goal {
+        while c.next < SLOT_COUNT && c.keys < goal && c.queued + c.encoder.pending() < max_bytes {
             let idx = c.next;
             c.next += 1;
             if !c.is_saved(idx) {
@@ -136,7 +143,7 @@ mod tests {
         }
         db.capture_start(1);
         let mut steps = 0;
-        while !db.capture_step(50) {
+        while !db.capture_step(50, usize::MAX) {
             steps += 1;
             // Writes between steps: overwrite, delete, add.
             let i = steps * 7 % 2000;

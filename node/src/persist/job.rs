@@ -15,8 +15,10 @@ use std::thread::JoinHandle;
 /// Bytes handed to the writer and not written yet, above which capturing waits for the disk: what bounds
 /// the snapshot's extra memory.
 const MAX_IN_FLIGHT: usize = 8 << 20;
-/// Keys captured per event-loop tick: small enough that a tick stays well under a millisecond.
+/// Keys captured per event-loop tick: small enough that a tick stays well under a millisecond...
 pub const KEYS_PER_STEP: u64 = 512;
+/// ...and bytes: a step of big values stops early.
+pub const BYTES_PER_STEP: usize = 256 * 1024;
 
 enum Msg {
     Data(Vec<u8>),
@@ -105,7 +107,7 @@ impl Job {
                 return Outcome::Aborted;
             }
             if self.in_flight.load(Ordering::Relaxed) < MAX_IN_FLIGHT {
-                let complete = db.capture_step(KEYS_PER_STEP);
+                let complete = db.capture_step(KEYS_PER_STEP, BYTES_PER_STEP);
                 self.ship(db);
                 if complete {
                     if let Some(c) = db.capture.take() {
@@ -177,6 +179,7 @@ impl Job {
 
     fn ship(&mut self, db: &mut Db) {
         if let Some(c) = db.capture.as_deref_mut() {
+            c.queued = 0;
             for block in std::mem::take(&mut c.blocks) {
                 self.send(block);
             }
