@@ -24,8 +24,10 @@
 //! # Running
 //! `cargo test -p slotkv-tests --test persist_model`. Environment:
 //! - `PERSIST_MODEL_SEED=n` runs seed `n` (default: a fixed seed per test); a mismatch report names it.
-//! - `PERSIST_MODEL_OPS=n` commands per phase (default 1500; each test runs a few phases).
-//! - `PERSIST_MODEL_BULK=n` the extra keys of `aof_rewrite` and `snapshot_bgsave` (default 5000, 30000).
+//! - `PERSIST_MODEL_OPS=n` commands per phase (default 3000; each test runs a few phases).
+//! - `PERSIST_MODEL_BULK=n` the extra keys of `aof_rewrite` and `snapshot_bgsave` (default 20000, 30000).
+//! - `PERSIST_MODEL_SHORT_TTL=0` gives every TTL at least minutes, so no key expires during a run: to look
+//!   for other bugs while one about expiries is open.
 //! - `PERSIST_MODEL_BIN=/usr/bin/redis-server` runs the same test against Redis: it must pass, which shows
 //!   that the comparison hides nothing Redis keeps and flags nothing Redis loses.
 //!
@@ -158,11 +160,20 @@ struct Gen {
     flushall: bool,
     /// Only `Step::Cmds` (a pipelined writer cannot wait for replies).
     simple_only: bool,
+    /// Whether TTLs may be short enough to pass during the run (`PERSIST_MODEL_SHORT_TTL=0` turns them off).
+    short_ttls: bool,
 }
 
 impl Gen {
     fn new(seed: u64) -> Gen {
-        Gen { rng: fastrand::Rng::with_seed(seed), bulk: 0, bulk_pct: 0, flushall: true, simple_only: false }
+        Gen {
+            rng: fastrand::Rng::with_seed(seed),
+            bulk: 0,
+            bulk_pct: 0,
+            flushall: true,
+            simple_only: false,
+            short_ttls: env_num("PERSIST_MODEL_SHORT_TTL", 1) != 0,
+        }
     }
 
     fn pct(&mut self, percent: u32) -> bool {
@@ -236,7 +247,8 @@ impl Gen {
 
     /// A TTL in ms: mostly long, often short enough to pass during the run.
     fn ttl_ms(&mut self) -> i64 {
-        if self.pct(25) {
+        let short = self.pct(25);
+        if short && self.short_ttls {
             self.rng.i64(30..2500)
         } else {
             self.rng.i64(200_000..50_000_000)
@@ -977,7 +989,7 @@ struct Run {
 impl Run {
     fn new(test: &'static str, default_seed: u64) -> Run {
         let seed = env_num("PERSIST_MODEL_SEED", default_seed);
-        let ops = env_num("PERSIST_MODEL_OPS", 1500);
+        let ops = env_num("PERSIST_MODEL_OPS", 3000);
         Run { test, seed, ops, gen: Gen::new(seed), log: Vec::new(), served_blocked: 0 }
     }
 
@@ -1080,15 +1092,18 @@ impl Run {
             });
             match self.gen.rng.u32(0..100) {
                 0..=9 => batch.push(cmd!["PEXPIRE", k, self.gen.rng.i64(500_000..5_000_000).to_string()]),
-                10..=11 => batch.push(cmd!["PEXPIRE", k, self.gen.rng.i64(100..3000).to_string()]),
+                10..=11 if self.gen.short_ttls => {
+                    batch.push(cmd!["PEXPIRE", k, self.gen.rng.i64(100..3000).to_string()])
+                }
                 _ => {}
             }
             if batch.len() >= 500 || i + 1 == n {
                 let out: Vec<u8> = batch.iter().flat_map(|b| slotkv_tests::encode(b)).collect();
                 c.send_raw(&out);
                 for cmd in batch.drain(..) {
-                    let r = c.read_raw();
-                    assert!(!r.starts_with(b"-"), "{}: {}", line(&cmd), show(&r));
+                    let reply = c.read_raw();
+                    assert!(!reply.starts_with(b"-"), "{}: {}", line(&cmd), show(&reply));
+                    self.log.push(Logged { conn: "fill", cmd, reply });
                 }
             }
         }
@@ -1097,12 +1112,26 @@ impl Run {
 
     /// Panics with a report if `after` differs from `before` beyond expiries that passed.
     #[track_caller]
-    fn compare(&self, what: &str, before: &State, after: &State, after_read_ms: i64) {
+    fn compare(&self, node: &Node, what: &str, before: &State, after: &State, after_read_ms: i64) {
         let diffs = differences(before, after, after_read_ms);
         if diffs.is_empty() {
             return;
         }
         let mut r = String::new();
+        let kept = std::env::temp_dir().join(format!(
+            "persist_model-{}-{}-{}",
+            self.test,
+            self.seed,
+            std::process::id()
+        ));
+        match copy_dir(node.dir(), &kept) {
+            Ok(()) => {
+                let _ = writeln!(r, "the node's data directory is kept in {}", kept.display());
+            }
+            Err(e) => {
+                let _ = writeln!(r, "(could not keep the data directory: {e})");
+            }
+        }
         let _ = writeln!(r, "{}: {} key(s) differ after {what} (seed {})", self.test, diffs.len(), self.seed);
         let _ = writeln!(
             r,
@@ -1127,6 +1156,21 @@ impl Run {
         }
         panic!("{r}");
     }
+}
+
+/// Copies a data directory (files and one level of subdirectories, such as `appendonlydir`).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a logged command is worth showing for `key`: it names it, or affects every key.
@@ -1163,7 +1207,7 @@ fn kill_restart_compare(node: &mut Node, run: &mut Run, what: &str) -> State {
     node.restart();
     run.log.push(Logged { conn: "-", cmd: cmd!["(restart)"], reply: Vec::new() });
     let after = read_state(&mut node.conn());
-    run.compare(what, &before, &after, now_ms());
+    run.compare(node, what, &before, &after, now_ms());
     before
 }
 
@@ -1199,7 +1243,7 @@ fn aof_rewrite() {
     // The bulk keys make the rewrite long; the FLUSHALL comes at a chosen moment below.
     run.gen.flushall = false;
     run.gen.bulk_pct = 8;
-    let bulk = env_num("PERSIST_MODEL_BULK", 5000) as usize;
+    let bulk = env_num("PERSIST_MODEL_BULK", 20000) as usize;
     let (mut main, mut block) = (node.conn(), node.conn());
     run.fill_bulk(&mut main, bulk);
     run.steps(&mut main, &mut block, run.ops / 2);
@@ -1207,12 +1251,15 @@ fn aof_rewrite() {
     // A rewrite while commands continue.
     let reply = run.send(&mut main, "main", cmd!["BGREWRITEAOF"]);
     assert!(reply.text().starts_with("Background append only file rewriting"), "BGREWRITEAOF: {reply:?}");
+    let mut pipe = node.conn();
     let mut during = 0;
     while main.persistence("aof_rewrite_in_progress") != "0"
         || main.persistence("aof_rewrite_scheduled") == "1"
     {
-        run.steps(&mut main, &mut block, 10);
-        during += 10;
+        // Pipelined writes (many per event-loop tick) and single steps (blocking pops, RESTORE).
+        run.pipelined(&mut pipe, 50);
+        run.steps(&mut main, &mut block, 5);
+        during += 55;
         assert!(during < 100_000, "rewrite never finished");
     }
     wait_rewrite(&mut main);
@@ -1223,9 +1270,13 @@ fn aof_rewrite() {
 
     // A rewrite that FLUSHALL interrupts; the keyspace is refilled while it runs again.
     let (mut main, mut block) = (node.conn(), node.conn());
-    let reply = run.send(&mut main, "main", cmd!["BGREWRITEAOF"]);
+    // Both in one write: FLUSHALL lands while the rewrite's capture has just begun.
+    main.send_raw(&[slotkv_tests::encode(&["BGREWRITEAOF"]), slotkv_tests::encode(&["FLUSHALL"])].concat());
+    let reply = main.read_reply();
     assert!(reply.text().starts_with("Background append only file rewriting"), "BGREWRITEAOF: {reply:?}");
-    run.send(&mut main, "main", cmd!["FLUSHALL"]);
+    assert_eq!(main.read_reply(), Reply::Simple("OK".into()), "FLUSHALL");
+    run.log.push(Logged { conn: "main", cmd: cmd!["BGREWRITEAOF"], reply: Vec::new() });
+    run.log.push(Logged { conn: "main", cmd: cmd!["FLUSHALL"], reply: Vec::new() });
     run.gen.bulk = 0;
     run.fill_bulk(&mut main, bulk / 2);
     run.steps(&mut main, &mut block, run.ops / 2);
@@ -1276,6 +1327,7 @@ fn snapshot_bgsave() {
         run.log.push(Logged { conn: "-", cmd: cmd!["(restart)"], reply: Vec::new() });
         let after = read_state(&mut node.conn());
         run.compare(
+            &node,
             &format!("BGSAVE during writes, kill -9, snapshot reload (round {round})"),
             &recorded,
             &after,
