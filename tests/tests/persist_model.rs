@@ -20,6 +20,14 @@
 //!   connection, and pipelined writes from another connection run while it saves; then kill -9, restart
 //!   (from the snapshot alone), and the node must hold the recorded state, less the keys whose expiry has
 //!   passed meanwhile.
+//! - `aof_replays_keys_whose_ttl_passed_since`: the shrunk form of the first bug these runs found (below).
+//!
+//! # Known bug (open, reported; these tests fail until it is fixed)
+//! Loading the AOF expires keys by the wall clock: a `PEXPIREAT k <t>` whose `t` has passed deletes `k` at
+//! once, and a key whose expiry has passed reads as missing, while the commands after it in the log ran
+//! when `k` was still alive (`RPUSH k b`, `PERSIST k`, `RPOPLPUSH k other`, `COPY k other`). Redis does
+//! not expire while loading (expired keys are logged as `DEL` when they really go). `aof_rewrite` fails
+//! with its default seed; `aof_kill9` with some seeds; `PERSIST_MODEL_SHORT_TTL=0` avoids the bug.
 //!
 //! # Running
 //! `cargo test -p slotkv-tests --test persist_model`. Environment:
@@ -1336,4 +1344,35 @@ fn snapshot_bgsave() {
         summary("snapshot_bgsave", &after, &run, started);
         run.gen.bulk = bulk;
     }
+}
+
+/// The shortest form of what the random runs found (seed 2 of `aof_rewrite`): a key whose TTL has not
+/// passed when later commands use it, but has passed when the AOF is loaded. The log holds `PEXPIREAT k
+/// <t>` and then the commands that kept or used the key before `t`; replaying them after `t` must give
+/// what they gave then (Redis neither expires keys nor deletes on a past `PEXPIREAT` while loading), so
+/// the key and what was moved out of it survive.
+///
+/// KNOWN BUG (open): slotkv's AOF load expires by the wall clock, so `k` loses `a`, `moved` is never
+/// filled and `copied` is missing.
+#[test]
+fn aof_replays_keys_whose_ttl_passed_since() {
+    let mut node = Node::builder(&bin()).args(&["--appendonly", "yes", "--appendfsync", "always"]).start();
+    let mut run = Run::new("aof_replays_keys_whose_ttl_passed_since", 0);
+    let mut c = node.conn();
+    for cmd in [
+        cmd!["RPUSH", "k", "a"],
+        cmd!["PEXPIRE", "k", "300"],
+        cmd!["RPUSH", "k", "b"],
+        cmd!["PERSIST", "k"],
+        cmd!["RPUSH", "src", "x", "y"],
+        cmd!["PEXPIRE", "src", "300"],
+        cmd!["RPOPLPUSH", "src", "moved"],
+        cmd!["SET", "s", "v", "PX", "300"],
+        cmd!["COPY", "s", "copied"],
+        cmd!["PERSIST", "copied"],
+    ] {
+        run.send(&mut c, "main", cmd);
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    kill_restart_compare(&mut node, &mut run, "kill -9 and AOF reload after the TTLs passed");
 }
