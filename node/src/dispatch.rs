@@ -63,7 +63,7 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     }
     if ctx.srv.feed.on {
         let srv = &mut *ctx.srv;
-        propagate::after_command(&mut srv.feed, &mut srv.db, spec, argv, dirty, ctx.now);
+        propagate::after_command(&mut srv.feed, &mut srv.db, spec, argv, dirty, result.is_ok(), ctx.now);
     }
     result
 }

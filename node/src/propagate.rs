@@ -85,18 +85,21 @@ pub fn log_expired(feed: &mut Feed, db: &mut Db) -> usize {
 }
 
 /// After a command ran: logs the keys it found expired, then the command itself (or its rewrite) if it
-/// changed the keyspace. `dirty_before` is `Db::dirty` before it ran.
+/// changed the keyspace. `dirty_before` is `Db::dirty` before it ran. A command that failed changed
+/// nothing (a write that finds the wrong type fails before it changes anything, though looking the key up
+/// for writing already counted as a change).
 pub fn after_command(
     feed: &mut Feed,
     db: &mut Db,
     spec: &CommandSpec,
     argv: &[&[u8]],
     dirty_before: u64,
+    ok: bool,
     now: i64,
 ) {
     let expired = log_expired(feed, db) as u64;
     let rewrites = std::mem::take(&mut feed.rewrite);
-    if db.dirty.wrapping_sub(dirty_before) <= expired || !spec.has(flags::WRITE) {
+    if !ok || db.dirty.wrapping_sub(dirty_before) <= expired || !spec.has(flags::WRITE) {
         return;
     }
     if !rewrites.is_empty() {
@@ -138,30 +141,30 @@ fn replay_form(db: &Db, id: CommandId, a: &[&[u8]], now: i64) -> Option<Vec<Vec<
     use CommandId as C;
     let key = a.get(1).copied().unwrap_or_default();
     let tail = |from: usize| a.get(from..).unwrap_or_default().iter().map(|x| x.to_vec());
+    let gone = || Some(owned(&[b"DEL", key]));
     match id {
-        C::Expire | C::PExpire | C::ExpireAt => Some(match expiry(db, key, now) {
+        // A time already past deletes the key: logged as DEL, since the log is replayed with the clock
+        // stopped (nothing expires while loading, see `persist::load`).
+        C::Expire | C::PExpire | C::ExpireAt | C::PExpireAt => Some(match expiry(db, key, now) {
             Some(at) if at != 0 => vec![b"PEXPIREAT".to_vec(), key.to_vec(), num(at)],
             Some(_) => vec![b"PERSIST".to_vec(), key.to_vec()],
             None => vec![b"DEL".to_vec(), key.to_vec()],
         }),
-        C::SetEx | C::PSetEx => {
-            let at = expiry(db, key, now)?;
-            Some(owned(&[b"SET", key, a.get(3).copied().unwrap_or_default(), b"PXAT", &num(at)]))
-        }
+        C::SetEx | C::PSetEx => match expiry(db, key, now) {
+            Some(at) => Some(owned(&[b"SET", key, a.get(3).copied().unwrap_or_default(), b"PXAT", &num(at)])),
+            None => gone(),
+        },
         C::Set => {
-            // Options after the value: replace a relative or second-based expiry with PXAT.
+            // Options after the value: replace any expiry with PXAT.
             let mut out = owned(&[b"SET", key, a.get(2).copied().unwrap_or_default()]);
             let mut i = 3;
             let mut changed = false;
             while let Some(opt) = a.get(i) {
-                if is(opt, "ex") || is(opt, "px") || is(opt, "exat") {
-                    let at = expiry(db, key, now)?;
+                if is(opt, "ex") || is(opt, "px") || is(opt, "exat") || is(opt, "pxat") {
+                    let Some(at) = expiry(db, key, now) else { return gone() };
                     out.push(b"PXAT".to_vec());
                     out.push(num(at));
                     changed = true;
-                    i += 2;
-                } else if is(opt, "pxat") {
-                    out.extend(tail(i).take(2));
                     i += 2;
                 } else {
                     out.push(opt.to_vec());
@@ -173,15 +176,14 @@ fn replay_form(db: &Db, id: CommandId, a: &[&[u8]], now: i64) -> Option<Vec<Vec<
         C::GetEx => match expiry(db, key, now) {
             Some(0) => Some(owned(&[b"PERSIST", key])),
             Some(at) => Some(owned(&[b"PEXPIREAT", key, &num(at)])),
-            None => Some(owned(&[b"DEL", key])),
+            None => gone(),
         },
         C::Restore => {
-            let has_abs = a.iter().skip(4).any(|x| is(x, "absttl"));
             let ttl = a.get(2).copied().unwrap_or_default();
-            if has_abs || ttl == b"0" {
+            let Some(at) = expiry(db, key, now) else { return gone() };
+            if ttl == b"0" || a.iter().skip(4).any(|x| is(x, "absttl")) {
                 return None;
             }
-            let at = expiry(db, key, now)?;
             let mut out = owned(&[b"RESTORE", key, &num(at)]);
             out.extend(tail(3));
             out.push(b"ABSTTL".to_vec());
@@ -256,6 +258,14 @@ mod tests {
         );
         assert_eq!(form(&db, &["SET", "p", "v", "KEEPTTL"]), None);
         assert_eq!(form(&db, &["GETEX", "p", "PERSIST"]).unwrap(), ["PERSIST", "p"]);
+        // A time already past removed the key: DEL.
+        assert_eq!(form(&db, &["PEXPIREAT", "gone", "1"]).unwrap(), ["DEL", "gone"]);
+        assert_eq!(form(&db, &["SET", "gone", "v", "PXAT", "1"]).unwrap(), ["DEL", "gone"]);
+        assert_eq!(form(&db, &["RESTORE", "gone", "1", "payload", "ABSTTL"]).unwrap(), ["DEL", "gone"]);
+        assert_eq!(
+            form(&db, &["SET", "k", "v", "PXAT", "11000"]).unwrap(),
+            ["SET", "k", "v", "PXAT", "11000"]
+        );
         assert_eq!(
             form(&db, &["RESTORE", "k", "10000", "payload", "REPLACE"]).unwrap(),
             ["RESTORE", "k", "11000", "payload", "REPLACE", "ABSTTL"]

@@ -116,7 +116,10 @@ fn load(
     };
     if let Some(path) = &base {
         tracing::info!("Loading snapshot {}", path.display());
-        let stats = snapshot::load(path, config, now, &mut |n| progress.at(n), &mut |entry| {
+        // An AOF base keeps keys whose time has passed: a command later in the log may have acted on
+        // them while they were alive (their expiry, if it happened, is a logged DEL).
+        let expire_before = if manifest.is_some() { 0 } else { now };
+        let stats = snapshot::load(path, config, expire_before, &mut |n| progress.at(n), &mut |entry| {
             db.insert(entry);
             pause(config);
         })
@@ -171,11 +174,13 @@ fn load(
 }
 
 /// Runs one logged command, as Redis's fake AOF client does: no authentication or memory checks, no reply.
+/// Nothing expires while the log is replayed (as in Redis): the commands ran while their keys were alive,
+/// and every expiry that happened is in the log as a `DEL`. So the clock the commands see is 0 (every
+/// logged time is absolute: `PEXPIREAT`, `PXAT`, `ABSTTL`); keys whose time has passed go once loaded.
 fn apply(srv: &mut Server, me: &mut ClientState, argv: &[&[u8]], config: &Config) -> Result<(), String> {
     let Some(name) = argv.first() else { return Ok(()) };
     let spec = dispatch::resolve(name, argv).map_err(|e| e.text().to_string())?;
-    let now = crate::net::now_ms();
-    let result = dispatch::call(&mut Ctx { srv, me, now }, spec, argv);
+    let result = dispatch::call(&mut Ctx { srv, me, now: 0 }, spec, argv);
     me.out.buf.clear();
     if let Err(e) = result {
         tracing::debug!("AOF command {} failed: {}", spec.name, e.text());
