@@ -54,9 +54,13 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     let index = spec.id as usize;
     ctx.srv.stats.command(index).calls += 1;
     let dirty = ctx.srv.db.dirty;
+    let expired = ctx.srv.db.expired_keys;
     let result = run(ctx, spec.id, argv);
     if result.is_err() {
         ctx.srv.stats.command(index).failed_calls += 1;
+        // A failed command changed nothing but keys it found expired, though looking a key up for
+        // writing counted as a change before the type check failed (`rdb_changes_since_last_save`).
+        ctx.srv.db.dirty = dirty + (ctx.srv.db.expired_keys - expired);
     }
     if result.is_ok() && ctx.srv.db.dirty != dirty && !ctx.srv.watchers.is_empty() {
         multi::touch_keys(ctx, spec, argv);

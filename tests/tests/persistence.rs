@@ -970,3 +970,19 @@ fn loading_answers_loading() {
     assert_eq!(c.bulk(&["GET", "key:19999"]).as_deref(), Some(b"19999".as_slice()));
     eprintln!("loaded {KEYS} keys in {load_time:?}");
 }
+
+/// A write that fails (wrong type) changes nothing: not counted in `rdb_changes_since_last_save` and
+/// not logged to the AOF, as in Redis.
+#[test]
+fn failed_writes_are_not_changes() {
+    let node = Node::start(&["--appendonly", "yes"]);
+    let mut c = node.conn();
+    c.ok(&["SET", "a", "x"]);
+    for cmd in [&["SADD", "a", "1"][..], &["LPUSH", "a", "1"], &["SPOP", "a"], &["HSET", "a", "f", "v"]] {
+        assert!(c.err(cmd).starts_with("WRONGTYPE"), "{cmd:?}");
+    }
+    assert_eq!(c.persistence("rdb_changes_since_last_save"), "1");
+    let incr = last_incr_file(node.dir());
+    let logged = std::fs::read_to_string(&incr).unwrap_or_else(|e| panic!("read {}: {e}", incr.display()));
+    assert!(logged.contains("SET") && !logged.contains("SADD") && !logged.contains("SPOP"), "{logged}");
+}
