@@ -25,7 +25,7 @@ use crate::server::{Ctx, Server};
 use aof::{Aof, Fsync};
 use job::{Job, Outcome, Purpose};
 use manifest::Manifest;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -590,9 +590,4 @@ pub fn info(srv: &Server, now_ms: i64, out: &mut String) {
         let _ = writeln!(out, "aof_pending_bio_fsync:{}\r", u8::from(a.acked() < a.written));
         let _ = writeln!(out, "aof_delayed_fsync:0\r");
     }
-}
-
-/// The snapshot file's path relative to the working directory, for logs.
-pub fn describe(path: &Path) -> String {
-    path.display().to_string()
 }
