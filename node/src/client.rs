@@ -93,6 +93,10 @@ pub struct ClientState {
     /// The change-feed position this client's output depends on: it is sent only once the AOF has that
     /// much written (or synced, with `appendfsync always`).
     pub hold: u64,
+    /// `ASKING` was sent: the next command may use a slot being imported.
+    pub asking: bool,
+    /// `READONLY`: reads may be served by a replica (issue 11).
+    pub readonly: bool,
 }
 
 impl ClientState {
@@ -133,6 +137,8 @@ impl ClientState {
             subs: Subscriptions::default(),
             soft_limit_since: 0,
             hold: 0,
+            asking: false,
+            readonly: false,
         }
     }
 

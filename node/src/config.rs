@@ -235,13 +235,31 @@ pub const SETTINGS: &[Setting] = &[
         true,
         "Testing aid: microseconds to pause per key or command while loading.",
     ),
+    s("cluster-enabled", "no", Check::Bool, false, "Cluster mode: the node serves the hash slots it owns and redirects the rest."),
     s(
-        "cluster-enabled",
-        "no",
-        Check::Enum(&["no"]),
+        "cluster-port",
+        "0",
+        Check::Int(0, 65535),
         false,
-        "Cluster mode (issue 6: not implemented yet, only 'no' is accepted).",
+        "Cluster bus port; 0: the client port + 10000.",
     ),
+    s(
+        "cluster-require-full-coverage",
+        "yes",
+        Check::Bool,
+        true,
+        "With a slot unassigned, the whole cluster refuses keyed commands (-CLUSTERDOWN).",
+    ),
+    s(
+        "cluster-allow-reads-when-down",
+        "no",
+        Check::Bool,
+        true,
+        "Serve reads while the cluster is down.",
+    ),
+    s("cluster-announce-ip", "", Check::Str, true, "The IP address this node gives peers and clients; empty: learned."),
+    s("cluster-announce-port", "0", Check::Int(0, 65535), true, "The client port announced; 0: port."),
+    s("cluster-announce-bus-port", "0", Check::Int(0, 65535), true, "The bus port announced; 0: cluster-port."),
     s(
         "cluster-config-file",
         "nodes.conf",
@@ -481,6 +499,10 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: u64,
     pub aof_load_truncated: bool,
     pub key_load_delay_us: u64,
+    pub cluster_enabled: bool,
+    pub cluster_config_file: String,
+    pub cluster_require_full_coverage: bool,
+    pub cluster_allow_reads_when_down: bool,
 }
 
 impl Default for Config {
@@ -528,6 +550,10 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 0,
             aof_load_truncated: true,
             key_load_delay_us: 0,
+            cluster_enabled: false,
+            cluster_config_file: String::new(),
+            cluster_require_full_coverage: true,
+            cluster_allow_reads_when_down: false,
         };
         c.refresh();
         c
@@ -719,6 +745,10 @@ impl Config {
         self.auto_aof_rewrite_min_size = self.num("auto-aof-rewrite-min-size");
         self.aof_load_truncated = self.get("aof-load-truncated") == Some("yes");
         self.key_load_delay_us = self.num("key-load-delay");
+        self.cluster_enabled = self.get("cluster-enabled") == Some("yes");
+        self.cluster_config_file = self.get("cluster-config-file").unwrap_or("nodes.conf").to_string();
+        self.cluster_require_full_coverage = self.get("cluster-require-full-coverage") == Some("yes");
+        self.cluster_allow_reads_when_down = self.get("cluster-allow-reads-when-down") == Some("yes");
     }
 }
 

@@ -1,6 +1,7 @@
 //! From parsed arguments to a reply: look the command up in the table, check arity, authentication and
 //! memory, run it, and write its error if it failed. This is the one place errors become RESP.
 
+use crate::cluster::{commands as cc, migrate};
 use crate::commands::{connection, introspection, multi, pubsub, server};
 use crate::error::{self, CmdError, CmdResult};
 use crate::server::Ctx;
@@ -22,6 +23,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
             if checked.is_err() {
                 ctx.srv.stats.command(index).rejected_calls += 1;
             }
+            let checked = checked.and_then(|()| route(ctx, spec, argv));
             match checked {
                 Err(e) => {
                     multi::refuse(ctx);
@@ -41,6 +43,10 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     if let Err(e) = result {
         ctx.srv.stats.count_error(e.text());
         ctx.me.out.error(e.text());
+    }
+    // `ASKING` holds for the one command after it.
+    if ctx.me.asking && !name.eq_ignore_ascii_case(b"asking") {
+        ctx.me.asking = false;
     }
     // A command that just blocked: keep it to run again when woken.
     if let Some(b) = ctx.me.blocked.as_mut().filter(|b| b.argv.is_empty()) {
@@ -70,6 +76,22 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
         propagate::after_command(&mut srv.feed, &mut srv.db, spec, argv, dirty, result.is_ok(), ctx.now);
     }
     result
+}
+
+/// In cluster mode: whether this node serves the command's keys (see [`crate::cluster::route`]). The
+/// AOF loader's client (token `usize::MAX`) is never redirected.
+fn route(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
+    let Some(c) = &ctx.srv.cluster else { return Ok(()) };
+    if ctx.me.token == usize::MAX
+        || (ctx.me.multi.is_some() && spec.id != CommandId::Exec && multi::runs_at_once(spec.id))
+    {
+        return Ok(());
+    }
+    let rules = crate::cluster::route::Rules {
+        require_full_coverage: ctx.srv.config.cluster_require_full_coverage,
+        allow_reads_when_down: ctx.srv.config.cluster_allow_reads_when_down,
+    };
+    crate::cluster::route::check(c, &ctx.srv.db, &rules, ctx.me, spec, argv, ctx.now)
 }
 
 /// Finds the table row for `argv`, descending into subcommands; unknown names and wrong arity are errors.
@@ -297,6 +319,37 @@ fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
         C::SPublish => pubsub::spublish(ctx, a),
         C::Dump => dump::dump(ctx, a),
         C::Restore => dump::restore(ctx, a),
+        C::RestoreAsking => migrate::restore_asking(ctx, a),
+        C::Migrate => migrate::migrate(ctx, a),
+        C::Asking => cc::asking(ctx),
+        C::ReadOnly => cc::readonly(ctx, true),
+        C::ReadWrite => cc::readonly(ctx, false),
+        C::Cluster => introspection::container_help(ctx, "cluster"),
+        C::ClusterHelp => introspection::help(ctx, "cluster"),
+        C::ClusterAddSlots => cc::addslots(ctx, a, false),
+        C::ClusterAddSlotsRange => cc::addslots(ctx, a, true),
+        C::ClusterDelSlots => cc::delslots(ctx, a, false),
+        C::ClusterDelSlotsRange => cc::delslots(ctx, a, true),
+        C::ClusterBumpEpoch => cc::bumpepoch(ctx),
+        C::ClusterCountFailureReports => cc::count_failure_reports(ctx, a),
+        C::ClusterCountKeysInSlot => cc::countkeysinslot(ctx, a),
+        C::ClusterFlushSlots => cc::flushslots(ctx),
+        C::ClusterForget => cc::forget(ctx, a),
+        C::ClusterGetKeysInSlot => cc::getkeysinslot(ctx, a),
+        C::ClusterInfo => cc::info(ctx),
+        C::ClusterKeySlot => cc::keyslot(ctx, a),
+        C::ClusterLinks => cc::links(ctx),
+        C::ClusterMeet => cc::meet(ctx, a),
+        C::ClusterMyId => cc::myid(ctx),
+        C::ClusterMyShardId => cc::myshardid(ctx),
+        C::ClusterNodes => cc::nodes(ctx),
+        C::ClusterReset => cc::reset(ctx, a),
+        C::ClusterSaveConfig => cc::saveconfig(ctx),
+        C::ClusterSetConfigEpoch => cc::set_config_epoch(ctx, a),
+        C::ClusterSetSlot => cc::setslot(ctx, a),
+        C::ClusterShards => cc::shards(ctx),
+        C::ClusterSlots => cc::slots(ctx),
+        C::ClusterSlotStats => cc::slot_stats(ctx, a),
         C::Ping => connection::ping(ctx, a),
         C::Echo => connection::echo(ctx, a),
         C::Hello => connection::hello(ctx, a),

@@ -10,6 +10,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod db;

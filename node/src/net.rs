@@ -52,6 +52,7 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     srv.persist.waker = Some(Arc::new(move || {
         let _ = waker.wake();
     }));
+    crate::cluster::start(&mut srv).map_err(io::Error::other)?;
     crate::persist::start_loading(&mut srv, now_ms()).map_err(io::Error::other)?;
     let mut lp =
         EventLoop { poll, read_buf: vec![0; READ_CHUNK], next_cron: Instant::now(), unfinished: Vec::new() };

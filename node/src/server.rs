@@ -107,6 +107,8 @@ pub struct Server {
     pub persist: crate::persist::Persistence,
     /// Clients whose output waits for the AOF to cover what they saw (see `net.rs`).
     pub held: Vec<usize>,
+    /// The slot map, with `cluster-enabled yes`.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl Server {
@@ -137,6 +139,7 @@ impl Server {
             feed: crate::propagate::Feed::default(),
             persist: crate::persist::Persistence::new(now_ms),
             held: Vec::new(),
+            cluster: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
     pub const MOVABLE_KEYS: u32 = 1 << 14;
+    /// Served in an importing slot without `ASKING` first (`RESTORE-ASKING`).
+    pub const ASKING: u32 = 1 << 15;
     /// Has subcommands (`CONFIG`, `CLIENT`...): dispatch looks up `name|sub`.
     pub const CONTAINER: u32 = 1 << 20;
     /// Multi-key reply merge for a router that splits the command by slot: sum the integers (`DEL`).
@@ -55,6 +57,7 @@ pub mod flags {
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
         (MOVABLE_KEYS, "movablekeys"),
+        (ASKING, "asking"),
     ];
 }
 
@@ -109,6 +112,15 @@ impl CommandSpec {
     pub fn keys_in(&self, argv: &[&[u8]]) -> Option<Vec<usize>> {
         if !self.has(MOVABLE_KEYS) {
             return Some(self.key_indexes(argv.len()).collect());
+        }
+        if self.id == CommandId::Migrate {
+            // `MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS key...]`:
+            // the empty key means the keys follow KEYS.
+            if argv.get(3).is_some_and(|k| !k.is_empty()) {
+                return Some(vec![3]);
+            }
+            let at = argv.iter().skip(6).position(|a| a.eq_ignore_ascii_case(b"keys"))? + 7;
+            return Some((at..argv.len()).collect());
         }
         // (index of numkeys, fixed key before it)
         let (numkeys_at, dest) = match self.id {
@@ -321,6 +333,37 @@ command_table! {
     SPublish "spublish" 3 [PUBSUB LOADING STALE FAST] 1 1 1 "pubsub" "7.0.0" "Post a message to a shard channel";
     // dump
     Dump "dump" 2 [READONLY] 1 1 1 "generic" "2.6.0" "Return a serialized version of the value stored at the specified key.";
+    RestoreAsking "restore-asking" -4 [WRITE DENYOOM ASKING] 1 1 1 "server" "3.0.0" "An internal command for migrating keys in a cluster.";
+    Migrate "migrate" -6 [WRITE MOVABLE_KEYS] 3 3 1 "generic" "2.6.0" "Atomically transfers a key from one Redis instance to another.";
+    Asking "asking" 1 [FAST] 0 0 0 "cluster" "3.0.0" "Signals that a cluster client is following an -ASK redirect.";
+    ReadOnly "readonly" 1 [FAST LOADING STALE] 0 0 0 "cluster" "3.0.0" "Enables read-only queries for a connection to a Redis Cluster replica node.";
+    ReadWrite "readwrite" 1 [FAST LOADING STALE] 0 0 0 "cluster" "3.0.0" "Enables read-write queries for a connection to a Reids Cluster replica node.";
+    Cluster "cluster" -2 [CONTAINER] 0 0 0 "cluster" "3.0.0" "A container for Redis Cluster commands.";
+    ClusterAddSlots "cluster|addslots" -3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Assigns new hash slots to a node.";
+    ClusterAddSlotsRange "cluster|addslotsrange" -4 [ADMIN STALE] 0 0 0 "cluster" "7.0.0" "Assigns new hash slot ranges to a node.";
+    ClusterBumpEpoch "cluster|bumpepoch" 2 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Advances the cluster config epoch.";
+    ClusterCountFailureReports "cluster|count-failure-reports" 3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Returns the number of active failure reports active for a node.";
+    ClusterCountKeysInSlot "cluster|countkeysinslot" 3 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the number of keys in a hash slot.";
+    ClusterDelSlots "cluster|delslots" -3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Sets hash slots as unbound for a node.";
+    ClusterDelSlotsRange "cluster|delslotsrange" -4 [ADMIN STALE] 0 0 0 "cluster" "7.0.0" "Sets hash slot ranges as unbound for a node.";
+    ClusterFlushSlots "cluster|flushslots" 2 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Deletes all slots information from a node.";
+    ClusterForget "cluster|forget" 3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Removes a node from the nodes table.";
+    ClusterGetKeysInSlot "cluster|getkeysinslot" 4 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the key names in a hash slot.";
+    ClusterHelp "cluster|help" 2 [LOADING STALE] 0 0 0 "cluster" "5.0.0" "Returns helpful text about the different subcommands.";
+    ClusterInfo "cluster|info" 2 [STALE] 0 0 0 "cluster" "3.0.0" "Returns information about the state of a node.";
+    ClusterKeySlot "cluster|keyslot" 3 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the hash slot for a key.";
+    ClusterLinks "cluster|links" 2 [STALE] 0 0 0 "cluster" "7.0.0" "Returns a list of all TCP links to and from peer nodes.";
+    ClusterMeet "cluster|meet" -4 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Forces a node to handshake with another node.";
+    ClusterMyId "cluster|myid" 2 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the ID of a node.";
+    ClusterMyShardId "cluster|myshardid" 2 [STALE] 0 0 0 "cluster" "7.2.0" "Returns the shard ID of a node.";
+    ClusterNodes "cluster|nodes" 2 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the cluster configuration for a node.";
+    ClusterReset "cluster|reset" -2 [ADMIN STALE NOSCRIPT] 0 0 0 "cluster" "3.0.0" "Resets a node.";
+    ClusterSaveConfig "cluster|saveconfig" 2 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Forces a node to save the cluster configuration to disk.";
+    ClusterSetConfigEpoch "cluster|set-config-epoch" 3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Sets the configuration epoch for a new node.";
+    ClusterSetSlot "cluster|setslot" -4 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Binds a hash slot to a node.";
+    ClusterShards "cluster|shards" 2 [STALE] 0 0 0 "cluster" "7.0.0" "Returns the mapping of cluster slots to shards.";
+    ClusterSlots "cluster|slots" 2 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the mapping of cluster slots to nodes.";
+    ClusterSlotStats "cluster|slot-stats" -4 [STALE] 0 0 0 "cluster" "8.0.0" "Returns per-slot statistics (Valkey 8: key counts).";
     Restore "restore" -4 [WRITE DENYOOM] 1 1 1 "generic" "2.6.0" "Create a key using the provided serialized value, previously obtained using DUMP.";
     // connection
     Ping "ping" -1 [FAST] 0 0 0 "connection" "1.0.0" "Returns the server's liveliness response.";

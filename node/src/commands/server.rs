@@ -168,7 +168,11 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
             let (user, sys) = cpu_seconds();
             writeln!(t, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r")
         }
-        "cluster" => writeln!(t, "# Cluster\r\ncluster_enabled:0\r"),
+        "cluster" => {
+            t.push_str("# Cluster\r\n");
+            crate::cluster::info(srv, t);
+            Ok(())
+        }
         "modules" => writeln!(t, "# Modules\r"),
         "latencystats" => writeln!(t, "# Latencystats\r"),
         "errorstats" => {

@@ -1,0 +1,570 @@
+//! `CLUSTER ...`, `ASKING`, `READONLY`, `READWRITE`, and the `# Cluster` section of `INFO`. Replies and
+//! error texts are Redis 7's.
+
+use super::nodes_file;
+use super::{Cluster, Node, State};
+use crate::error::{CmdError, CmdResult};
+use crate::server::Ctx;
+use crate::types::is;
+use slotkv_proto::slot::{key_slot, SLOT_COUNT};
+use slotkv_proto::Out;
+
+const DISABLED: &str = "ERR This instance has cluster support disabled";
+
+fn cluster<'a>(ctx: &'a Ctx) -> Result<&'a Cluster, CmdError> {
+    ctx.srv.cluster.as_ref().ok_or(CmdError::Static(DISABLED))
+}
+
+fn cluster_mut<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Cluster, CmdError> {
+    ctx.srv.cluster.as_mut().ok_or(CmdError::Static(DISABLED))
+}
+
+fn text(a: &[u8]) -> String {
+    String::from_utf8_lossy(a).into_owned()
+}
+
+/// A slot number argument: `ERR Invalid or out of range slot` otherwise.
+fn slot_arg(a: &[u8]) -> Result<usize, CmdError> {
+    std::str::from_utf8(a)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|n| (0..SLOT_COUNT as i64).contains(n))
+        .map(|n| n as usize)
+        .ok_or(CmdError::Static("ERR Invalid or out of range slot"))
+}
+
+/// Persists the view after a change (Redis saves `nodes.conf` before replying to such commands).
+fn changed(ctx: &mut Ctx) -> CmdResult {
+    let path = ctx.srv.config.cluster_config_file.clone();
+    if let Some(c) = ctx.srv.cluster.as_mut() {
+        c.dirty = true;
+        nodes_file::save(c, std::path::Path::new(&path))
+            .map_err(|e| CmdError::Msg(format!("ERR Error saving the cluster config file: {e}")))?;
+        c.dirty = false;
+    }
+    Ok(())
+}
+
+pub fn asking(ctx: &mut Ctx) -> CmdResult {
+    cluster(ctx)?;
+    ctx.me.asking = true;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn readonly(ctx: &mut Ctx, on: bool) -> CmdResult {
+    cluster(ctx)?;
+    ctx.me.readonly = on;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn myid(ctx: &mut Ctx) -> CmdResult {
+    let id = cluster(ctx)?.myself.clone();
+    ctx.me.out.bulk(id.as_bytes());
+    Ok(())
+}
+
+pub fn myshardid(ctx: &mut Ctx) -> CmdResult {
+    let shard = cluster(ctx)?.me().map(|n| n.shard_id.clone()).unwrap_or_default();
+    ctx.me.out.bulk(shard.as_bytes());
+    Ok(())
+}
+
+/// `CLUSTER KEYSLOT` works without cluster mode too.
+pub fn keyslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let key = a.get(2).copied().unwrap_or_default();
+    ctx.me.out.int(i64::from(key_slot(key)));
+    Ok(())
+}
+
+pub fn countkeysinslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    cluster(ctx)?;
+    let slot =
+        slot_arg(a.get(2).copied().unwrap_or_default()).map_err(|_| CmdError::Static("ERR Invalid slot"))?;
+    let n = ctx.srv.db.slot_len(slot);
+    ctx.me.out.int(n as i64);
+    Ok(())
+}
+
+pub fn getkeysinslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    cluster(ctx)?;
+    let bad = || CmdError::Static("ERR Invalid slot or number of keys");
+    let slot = slot_arg(a.get(2).copied().unwrap_or_default()).map_err(|_| bad())?;
+    let count = std::str::from_utf8(a.get(3).copied().unwrap_or_default())
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(bad)? as usize;
+    let now = ctx.now;
+    let keys: Vec<Vec<u8>> =
+        ctx.srv.db.slot_entries(slot, now).take(count).map(|e| e.key().to_vec()).collect();
+    ctx.me.out.array(keys.len());
+    for k in &keys {
+        ctx.me.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// The slots named by `ADDSLOTS`/`DELSLOTS` (each once) or by the `*RANGE` forms.
+fn slot_list(a: &[&[u8]], ranges: bool, name: &str) -> Result<Vec<usize>, CmdError> {
+    let args = a.get(2..).unwrap_or_default();
+    let mut slots = Vec::new();
+    if ranges {
+        if args.len() % 2 != 0 {
+            return Err(crate::error::wrong_arity(name));
+        }
+        for pair in args.chunks(2) {
+            let start = slot_arg(pair.first().copied().unwrap_or_default())?;
+            let end = slot_arg(pair.get(1).copied().unwrap_or_default())?;
+            if start > end {
+                return Err(CmdError::Msg(format!(
+                    "ERR start slot number {start} is greater than end slot number {end}"
+                )));
+            }
+            slots.extend(start..=end);
+        }
+    } else {
+        for s in args {
+            slots.push(slot_arg(s)?);
+        }
+    }
+    let mut seen = vec![false; SLOT_COUNT];
+    for &s in &slots {
+        if let Some(flag) = seen.get_mut(s) {
+            if *flag {
+                return Err(CmdError::Msg(format!("ERR Slot {s} specified multiple times")));
+            }
+            *flag = true;
+        }
+    }
+    Ok(slots)
+}
+
+pub fn addslots(ctx: &mut Ctx, a: &[&[u8]], ranges: bool) -> CmdResult {
+    let name = if ranges { "cluster|addslotsrange" } else { "cluster|addslots" };
+    let slots = slot_list(a, ranges, name)?;
+    let c = cluster_mut(ctx)?;
+    if let Some(&busy) = slots.iter().find(|&&s| c.owner(s).is_some()) {
+        return Err(CmdError::Msg(format!("ERR Slot {busy} is already busy")));
+    }
+    let me = c.myself.clone();
+    for s in slots {
+        if let Some(slot) = c.slots.get_mut(s) {
+            *slot = Some(me.clone());
+        }
+        c.importing.remove(&(s as u16));
+    }
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn delslots(ctx: &mut Ctx, a: &[&[u8]], ranges: bool) -> CmdResult {
+    let name = if ranges { "cluster|delslotsrange" } else { "cluster|delslots" };
+    let slots = slot_list(a, ranges, name)?;
+    let c = cluster_mut(ctx)?;
+    if let Some(&free) = slots.iter().find(|&&s| c.owner(s).is_none()) {
+        return Err(CmdError::Msg(format!("ERR Slot {free} is already unassigned")));
+    }
+    for s in slots {
+        if let Some(slot) = c.slots.get_mut(s) {
+            *slot = None;
+        }
+        c.migrating.remove(&(s as u16));
+        c.importing.remove(&(s as u16));
+    }
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn flushslots(ctx: &mut Ctx) -> CmdResult {
+    cluster(ctx)?;
+    if !ctx.srv.db.is_empty() {
+        return Err(CmdError::Static("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."));
+    }
+    let c = cluster_mut(ctx)?;
+    let me = c.myself.clone();
+    for slot in c.slots.iter_mut().filter(|s| s.as_deref() == Some(me.as_str())) {
+        *slot = None;
+    }
+    c.migrating.clear();
+    c.importing.clear();
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+/// `CLUSTER SETSLOT <slot> IMPORTING <source id> | MIGRATING <target id> | NODE <id> | STABLE`.
+pub fn setslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    cluster(ctx)?;
+    let slot = slot_arg(a.get(2).copied().unwrap_or_default())?;
+    let action = a.get(3).copied().unwrap_or_default();
+    let node_arg = a.get(4).map(|n| text(n));
+    let invalid =
+        || CmdError::Static("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
+    let keys_here = ctx.srv.db.slot_len(slot);
+    let c = cluster_mut(ctx)?;
+    let known = |c: &Cluster, id: &str| -> Result<(), CmdError> {
+        if c.nodes.contains_key(id) {
+            Ok(())
+        } else {
+            Err(CmdError::Msg(format!("ERR I don't know about node {id}")))
+        }
+    };
+    let s16 = slot as u16;
+    if is(action, "migrating") && a.len() == 5 {
+        let to = node_arg.ok_or_else(invalid)?;
+        if !c.is_mine(slot) {
+            return Err(CmdError::Msg(format!("ERR I'm not the owner of hash slot {slot}")));
+        }
+        known(c, &to)?;
+        if to == c.myself {
+            return Err(CmdError::Static("ERR I'm already the owner of hash slot"));
+        }
+        c.migrating.insert(s16, to);
+    } else if is(action, "importing") && a.len() == 5 {
+        let from = node_arg.ok_or_else(invalid)?;
+        if c.is_mine(slot) {
+            return Err(CmdError::Msg(format!("ERR I'm already the owner of hash slot {slot}")));
+        }
+        known(c, &from)?;
+        if from == c.myself {
+            return Err(CmdError::Msg(format!("ERR I'm already the owner of hash slot {slot}")));
+        }
+        c.importing.insert(s16, from);
+    } else if is(action, "stable") && a.len() == 4 {
+        c.migrating.remove(&s16);
+        c.importing.remove(&s16);
+    } else if is(action, "node") && a.len() == 5 {
+        let id = node_arg.ok_or_else(invalid)?;
+        known(c, &id)?;
+        if c.is_mine(slot) && id != c.myself && keys_here > 0 {
+            return Err(CmdError::Msg(format!(
+                "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+            )));
+        }
+        // The migration ends: the target that imported the slot takes it with a new epoch, so its
+        // claim wins everywhere (Redis bumps the epoch without agreement here too).
+        if c.migrating.contains_key(&s16) && id != c.myself {
+            c.migrating.remove(&s16);
+        }
+        if id == c.myself && c.importing.remove(&s16).is_some() {
+            let epoch = c.max_epoch() + 1;
+            c.current_epoch = epoch;
+            if let Some(me) = c.me_mut() {
+                me.config_epoch = epoch;
+            }
+        }
+        if let Some(owner) = c.slots.get_mut(slot) {
+            *owner = Some(id);
+        }
+    } else {
+        return Err(invalid());
+    }
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn set_config_epoch(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let arg = a.get(2).copied().unwrap_or_default();
+    let epoch = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or(CmdError::Static("ERR value is not an integer or out of range"))?;
+    let c = cluster_mut(ctx)?;
+    if epoch < 0 {
+        return Err(CmdError::Msg(format!("ERR Invalid config epoch specified: {epoch}")));
+    }
+    if c.nodes.len() > 1 {
+        return Err(CmdError::Static(
+            "ERR The user can assign a config epoch only when the node does not know any other node.",
+        ));
+    }
+    let me = c.me_mut().ok_or(CmdError::Static(DISABLED))?;
+    if me.config_epoch != 0 {
+        return Err(CmdError::Static("ERR Node config epoch is already non-zero"));
+    }
+    me.config_epoch = epoch as u64;
+    if c.current_epoch < epoch as u64 {
+        c.current_epoch = epoch as u64;
+    }
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn bumpepoch(ctx: &mut Ctx) -> CmdResult {
+    let c = cluster_mut(ctx)?;
+    let mine = c.me().map_or(0, |n| n.config_epoch);
+    let bumped = mine == 0 || c.nodes.values().any(|n| n.id != c.myself && n.config_epoch >= mine);
+    let reply = if bumped {
+        let epoch = c.max_epoch() + 1;
+        c.current_epoch = epoch;
+        if let Some(me) = c.me_mut() {
+            me.config_epoch = epoch;
+        }
+        format!("BUMPED {epoch}")
+    } else {
+        format!("STILL {mine}")
+    };
+    changed(ctx)?;
+    ctx.me.out.simple(&reply);
+    Ok(())
+}
+
+pub fn count_failure_reports(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let id = text(a.get(2).copied().unwrap_or_default());
+    if !cluster(ctx)?.nodes.contains_key(&id) {
+        return Err(CmdError::Msg(format!("ERR Unknown node {id}")));
+    }
+    ctx.me.out.int(0);
+    Ok(())
+}
+
+pub fn forget(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let id = text(a.get(2).copied().unwrap_or_default());
+    let c = cluster_mut(ctx)?;
+    if id == c.myself {
+        return Err(CmdError::Static("ERR I tried hard but I can't forget myself..."));
+    }
+    if c.nodes.remove(&id).is_none() {
+        return Err(CmdError::Msg(format!("ERR Unknown node {id}")));
+    }
+    for slot in c.slots.iter_mut().filter(|s| s.as_deref() == Some(id.as_str())) {
+        *slot = None;
+    }
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+/// `CLUSTER RESET [HARD|SOFT]`: forget every other node and every slot; HARD also takes a new id and
+/// zeroes the epochs.
+pub fn reset(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let hard = match a.get(2) {
+        None => false,
+        Some(m) if is(m, "hard") => true,
+        Some(m) if is(m, "soft") => false,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    cluster(ctx)?;
+    if !ctx.srv.db.is_empty() {
+        return Err(CmdError::Static("ERR CLUSTER RESET can't be called with master nodes containing keys"));
+    }
+    let c = cluster_mut(ctx)?;
+    let mut me = c.me().cloned().ok_or(CmdError::Static(DISABLED))?;
+    if hard {
+        me.id = super::random_id();
+        me.config_epoch = 0;
+        c.current_epoch = 0;
+        c.last_vote_epoch = 0;
+    }
+    c.myself = me.id.clone();
+    c.nodes.clear();
+    c.nodes.insert(me.id.clone(), me);
+    c.slots.iter_mut().for_each(|s| *s = None);
+    c.migrating.clear();
+    c.importing.clear();
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn saveconfig(ctx: &mut Ctx) -> CmdResult {
+    cluster(ctx)?;
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
+pub fn nodes(ctx: &mut Ctx) -> CmdResult {
+    let text = nodes_file::nodes_text(cluster(ctx)?);
+    ctx.me.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// The host a client should use for `n`: its ip, or for a node that does not know its own address yet
+/// (`myself` before any peer told it), the address the client reached us on.
+fn host(n: &Node, ctx: &Ctx) -> String {
+    if n.ip.is_empty() {
+        ctx.me.laddr.ip().to_string()
+    } else {
+        n.ip.clone()
+    }
+}
+
+fn masters_with_slots(c: &Cluster) -> Vec<(&Node, Vec<(usize, usize)>)> {
+    c.nodes.values().map(|n| (n, c.ranges_of(&n.id))).filter(|(_, r)| !r.is_empty()).collect()
+}
+
+/// `CLUSTER SLOTS`: `[start, end, [ip, port, id, {}]]` per range, in slot order.
+pub fn slots(ctx: &mut Ctx) -> CmdResult {
+    let c = cluster(ctx)?;
+    let mut rows: Vec<(usize, usize, String, u16, String)> = Vec::new();
+    for (n, ranges) in masters_with_slots(c) {
+        for (start, end) in ranges {
+            rows.push((start, end, host(n, ctx), n.port, n.id.clone()));
+        }
+    }
+    rows.sort();
+    let out: &mut Out = &mut ctx.me.out;
+    out.array(rows.len());
+    for (start, end, ip, port, id) in rows {
+        out.array(3);
+        out.int(start as i64);
+        out.int(end as i64);
+        out.array(4);
+        out.bulk(ip.as_bytes());
+        out.int(i64::from(port));
+        out.bulk(id.as_bytes());
+        out.map(0);
+    }
+    Ok(())
+}
+
+/// `CLUSTER SHARDS`: per shard, its slot ranges and its nodes with their details, as maps.
+pub fn shards(ctx: &mut Ctx) -> CmdResult {
+    let c = cluster(ctx)?;
+    /// One shard: its slot ranges, its node, the host clients use for it.
+    struct Shard {
+        ranges: Vec<(usize, usize)>,
+        node: Node,
+        ip: String,
+    }
+    let shards: Vec<Shard> = c
+        .nodes
+        .values()
+        .map(|n| Shard { ranges: c.ranges_of(&n.id), node: n.clone(), ip: host(n, ctx) })
+        .collect();
+    let out: &mut Out = &mut ctx.me.out;
+    out.array(shards.len());
+    for Shard { ranges, node: n, ip } in shards {
+        out.map(2);
+        out.bulk(b"slots");
+        out.array(ranges.len() * 2);
+        for (start, end) in &ranges {
+            out.int(*start as i64);
+            out.int(*end as i64);
+        }
+        out.bulk(b"nodes");
+        out.array(1);
+        out.map(7);
+        out.bulk(b"id");
+        out.bulk(n.id.as_bytes());
+        out.bulk(b"port");
+        out.int(i64::from(n.port));
+        out.bulk(b"ip");
+        out.bulk(ip.as_bytes());
+        out.bulk(b"endpoint");
+        out.bulk(ip.as_bytes());
+        out.bulk(b"role");
+        out.bulk(b"master");
+        out.bulk(b"replication-offset");
+        out.int(0);
+        out.bulk(b"health");
+        out.bulk(if n.connected { b"online".as_slice() } else { b"fail".as_slice() });
+    }
+    Ok(())
+}
+
+pub fn links(ctx: &mut Ctx) -> CmdResult {
+    cluster(ctx)?;
+    ctx.me.out.array(0);
+    Ok(())
+}
+
+/// `CLUSTER SLOT-STATS SLOTSRANGE start end | ORDERBY key-count [LIMIT n] [ASC|DESC]` (Valkey 8): each
+/// slot with its `key-count`.
+pub fn slot_stats(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    cluster(ctx)?;
+    let mode = a.get(2).copied().unwrap_or_default();
+    let mut picked: Vec<(usize, usize)> = Vec::new();
+    if is(mode, "slotsrange") && a.len() == 5 {
+        let start = slot_arg(a.get(3).copied().unwrap_or_default())?;
+        let end = slot_arg(a.get(4).copied().unwrap_or_default())?;
+        if start > end {
+            return Err(CmdError::Msg(format!(
+                "ERR Start slot number {start} is greater than end slot number {end}"
+            )));
+        }
+        picked.extend((start..=end).map(|s| (s, ctx.srv.db.slot_len(s))));
+    } else if is(mode, "orderby") && a.len() >= 4 {
+        if !is(a.get(3).copied().unwrap_or_default(), "key-count") {
+            return Err(CmdError::Static("ERR Unrecognized sort metric for ORDERBY."));
+        }
+        let (mut limit, mut desc) = (16384usize, true);
+        let mut i = 4;
+        while let Some(opt) = a.get(i) {
+            if is(opt, "limit") {
+                limit = std::str::from_utf8(a.get(i + 1).copied().unwrap_or_default())
+                    .ok()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|n| (1..=SLOT_COUNT).contains(n))
+                    .ok_or(CmdError::Static(
+                        "ERR Limit has to lie in between 1 and 16384 (maximum number of slots).",
+                    ))?;
+                i += 2;
+            } else if is(opt, "asc") {
+                desc = false;
+                i += 1;
+            } else if is(opt, "desc") {
+                desc = true;
+                i += 1;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        let c = cluster(ctx)?;
+        let mut all: Vec<(usize, usize)> =
+            (0..SLOT_COUNT).filter(|&s| c.is_mine(s)).map(|s| (s, ctx.srv.db.slot_len(s))).collect();
+        if desc {
+            all.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        } else {
+            all.sort_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
+        }
+        all.truncate(limit);
+        picked = all;
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    let out = &mut ctx.me.out;
+    out.array(picked.len());
+    for (slot, keys) in picked {
+        out.array(2);
+        out.int(slot as i64);
+        out.map(1);
+        out.bulk(b"key-count");
+        out.int(keys as i64);
+    }
+    Ok(())
+}
+
+pub fn meet(ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
+    cluster(ctx)?;
+    Err(CmdError::Static(
+        "ERR CLUSTER MEET needs the cluster bus, which is not built yet (issue 6, next step)",
+    ))
+}
+
+/// `CLUSTER INFO`.
+pub fn info(ctx: &mut Ctx) -> CmdResult {
+    let c = cluster(ctx)?;
+    let state = c.state(ctx.srv.config.cluster_require_full_coverage);
+    let assigned = c.assigned();
+    let my_epoch = c.me().map_or(0, |n| n.config_epoch);
+    let text = format!(
+        "cluster_state:{}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{assigned}\r\n\
+         cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\n\
+         cluster_current_epoch:{}\r\ncluster_my_epoch:{my_epoch}\r\ncluster_stats_messages_sent:0\r\n\
+         cluster_stats_messages_received:0\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
+        if state == State::Ok { "ok" } else { "fail" },
+        c.nodes.len(),
+        c.size(),
+        c.current_epoch,
+    );
+    ctx.me.out.verbatim(text.as_bytes());
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Cluster mode: which node serves which of the 16384 hash slots, as this node sees it, and the rules
+//! that route every keyed command (see `../shared/DESIGN.md` section 3).
+//!
+//! - [`route`]: the check at dispatch: execute here, or `-MOVED`, `-ASK`, `-CROSSSLOT`, `-TRYAGAIN`,
+//!   `-CLUSTERDOWN`, exactly as Redis decides them.
+//! - [`commands`]: `CLUSTER ...`, `ASKING`, `READONLY`, `READWRITE`.
+//! - [`nodes_file`]: the view kept in `cluster-config-file` (Redis's `nodes.conf` format), rewritten
+//!   atomically on every change and read back at start.
+//! - [`migrate`]: `MIGRATE` and `RESTORE-ASKING`.
+//!
+//! The view is this node's alone for now: peers and the cluster bus that makes views converge come in
+//! the next step of issue 6.
+
+pub mod commands;
+pub mod migrate;
+pub mod nodes_file;
+pub mod route;
+
+use slotkv_proto::slot::SLOT_COUNT;
+use std::collections::BTreeMap;
+
+/// A node id: 40 lowercase hex digits.
+pub type NodeId = String;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub id: NodeId,
+    /// Empty until known (a fresh node does not know its own address until a peer tells it).
+    pub ip: String,
+    pub port: u16,
+    pub cport: u16,
+    /// `master` or `slave` (replicas: issue 11), plus states such as `handshake`, `fail?`, `fail`.
+    pub flags: Vec<String>,
+    /// The master's id, for a replica.
+    pub master: Option<NodeId>,
+    pub ping_sent: i64,
+    pub pong_recv: i64,
+    pub config_epoch: u64,
+    pub connected: bool,
+    pub shard_id: String,
+}
+
+impl Node {
+    pub fn new(id: NodeId, ip: String, port: u16, cport: u16) -> Node {
+        Node {
+            id,
+            ip,
+            port,
+            cport,
+            flags: vec!["master".into()],
+            master: None,
+            ping_sent: 0,
+            pong_recv: 0,
+            config_epoch: 0,
+            connected: true,
+            shard_id: random_id(),
+        }
+    }
+}
+
+/// A fresh random id, as Redis makes them (40 hex digits).
+pub fn random_id() -> String {
+    (0..40).map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0')).collect()
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub myself: NodeId,
+    /// Every node known, by id (ordered so listings are stable).
+    pub nodes: BTreeMap<NodeId, Node>,
+    /// The owner of each slot, if any.
+    pub slots: Vec<Option<NodeId>>,
+    /// Slots this node is handing over, and to whom; slots it is receiving, and from whom.
+    pub migrating: BTreeMap<u16, NodeId>,
+    pub importing: BTreeMap<u16, NodeId>,
+    pub current_epoch: u64,
+    pub last_vote_epoch: u64,
+    /// Whether the view changed since it was last written to `cluster-config-file`.
+    pub dirty: bool,
+}
+
+/// `cluster_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Ok,
+    Fail,
+}
+
+impl Cluster {
+    /// A new node that knows only itself and owns nothing.
+    pub fn fresh(port: u16, cport: u16, announce_ip: &str) -> Cluster {
+        let id = random_id();
+        let mut nodes = BTreeMap::new();
+        let mut me = Node::new(id.clone(), announce_ip.to_string(), port, cport);
+        me.flags.insert(0, "myself".into());
+        nodes.insert(id.clone(), me);
+        Cluster {
+            myself: id,
+            nodes,
+            slots: vec![None; SLOT_COUNT],
+            migrating: BTreeMap::new(),
+            importing: BTreeMap::new(),
+            current_epoch: 0,
+            last_vote_epoch: 0,
+            dirty: true,
+        }
+    }
+
+    pub fn me(&self) -> Option<&Node> {
+        self.nodes.get(&self.myself)
+    }
+
+    pub fn me_mut(&mut self) -> Option<&mut Node> {
+        self.nodes.get_mut(&self.myself)
+    }
+
+    pub fn owner(&self, slot: usize) -> Option<&NodeId> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    pub fn is_mine(&self, slot: usize) -> bool {
+        self.owner(slot) == Some(&self.myself)
+    }
+
+    pub fn assigned(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// `ok` when every slot is served (or coverage is not required), as `CLUSTER INFO` reports it.
+    pub fn state(&self, require_full_coverage: bool) -> State {
+        let assigned = self.assigned();
+        if assigned == 0 || (require_full_coverage && assigned < SLOT_COUNT) {
+            State::Fail
+        } else {
+            State::Ok
+        }
+    }
+
+    /// The slots of `id` as ranges, ascending.
+    pub fn ranges_of(&self, id: &str) -> Vec<(usize, usize)> {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for (slot, owner) in self.slots.iter().enumerate() {
+            if owner.as_deref() != Some(id) {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == slot => *end = slot,
+                _ => ranges.push((slot, slot)),
+            }
+        }
+        ranges
+    }
+
+    /// Masters that serve at least one slot (`cluster_size`).
+    pub fn size(&self) -> usize {
+        let owners: std::collections::BTreeSet<&NodeId> = self.slots.iter().flatten().collect();
+        owners.len()
+    }
+
+    /// The highest config epoch any node has.
+    pub fn max_epoch(&self) -> u64 {
+        self.nodes.values().map(|n| n.config_epoch).max().unwrap_or(0).max(self.current_epoch)
+    }
+}
+
+/// The bus port: `cluster-port`, or the client port + 10000.
+pub fn bus_port(config: &crate::config::Config, port: u16) -> u16 {
+    let set: u16 = config.get("cluster-port").and_then(|v| v.parse().ok()).unwrap_or(0);
+    if set != 0 {
+        set
+    } else {
+        port.wrapping_add(10000)
+    }
+}
+
+/// With `cluster-enabled yes`: reads `cluster-config-file`, or starts a fresh view and writes it.
+pub fn start(srv: &mut crate::server::Server) -> Result<(), String> {
+    if !srv.config.cluster_enabled {
+        return Ok(());
+    }
+    let path = std::path::PathBuf::from(&srv.config.cluster_config_file);
+    let announce_ip = srv.config.get("cluster-announce-ip").unwrap_or_default().to_string();
+    let announce_port: u16 =
+        srv.config.get("cluster-announce-port").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let port = if announce_port != 0 { announce_port } else { srv.tcp_port };
+    let announce_bus: u16 =
+        srv.config.get("cluster-announce-bus-port").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let cport = if announce_bus != 0 { announce_bus } else { bus_port(&srv.config, srv.tcp_port) };
+    let mut cluster = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let c = nodes_file::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            tracing::info!("Node configuration loaded, I'm {}", c.myself);
+            c
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let c = Cluster::fresh(port, cport, &announce_ip);
+            tracing::info!("No cluster configuration found, I'm {}", c.myself);
+            c
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    // What this node announces follows its settings of this run.
+    if let Some(me) = cluster.me_mut() {
+        me.port = port;
+        me.cport = cport;
+        if !announce_ip.is_empty() {
+            me.ip = announce_ip;
+        }
+    }
+    nodes_file::save(&cluster, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    cluster.dirty = false;
+    srv.cluster = Some(cluster);
+    Ok(())
+}
+
+/// `INFO`'s `# Cluster` section.
+pub fn info(srv: &crate::server::Server, out: &mut String) {
+    out.push_str(&format!("cluster_enabled:{}\r\n", u8::from(srv.cluster.is_some())));
+}
