@@ -26,6 +26,8 @@ const READS_PER_TURN: usize = 16;
 const LISTENER_BASE: usize = usize::MAX - 64;
 /// Other threads (AOF sync, snapshot writer, loader) wake the loop through this token.
 const WAKER: usize = LISTENER_BASE - 1;
+/// The cluster bus listener; bus links use tokens from `bus::LINK_BASE` up.
+const BUS_LISTENER: usize = LISTENER_BASE - 2;
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -53,9 +55,32 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
         let _ = waker.wake();
     }));
     crate::cluster::start(&mut srv).map_err(io::Error::other)?;
+    let bus = match &srv.cluster {
+        Some(_) => {
+            let cport = crate::cluster::bus_port(&srv.config, srv.tcp_port);
+            let addrs: Vec<std::net::SocketAddr> = listeners
+                .iter()
+                .filter_map(|l| l.local_addr().ok())
+                .map(|mut a| {
+                    a.set_port(cport);
+                    a
+                })
+                .collect();
+            let bus = crate::cluster::bus::Bus::bind(&addrs, poll.registry(), Token(BUS_LISTENER))
+                .map_err(|e| io::Error::other(format!("cluster bus port {cport}: {e}")))?;
+            tracing::info!("Cluster bus listening on port {cport}");
+            Some(bus)
+        }
+        None => None,
+    };
     crate::persist::start_loading(&mut srv, now_ms()).map_err(io::Error::other)?;
-    let mut lp =
-        EventLoop { poll, read_buf: vec![0; READ_CHUNK], next_cron: Instant::now(), unfinished: Vec::new() };
+    let mut lp = EventLoop {
+        poll,
+        read_buf: vec![0; READ_CHUNK],
+        next_cron: Instant::now(),
+        unfinished: Vec::new(),
+        bus,
+    };
     let mut events = Events::with_capacity(1024);
     tracing::info!("Ready to accept connections tcp");
     loop {
@@ -86,6 +111,16 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
             if t == WAKER {
                 continue;
             }
+            if t == BUS_LISTENER || (crate::cluster::bus::LINK_BASE..BUS_LISTENER).contains(&t) {
+                if let Some(bus) = lp.bus.as_mut() {
+                    if t == BUS_LISTENER {
+                        bus.accept(lp.poll.registry());
+                    } else {
+                        bus.on_event(&mut srv, lp.poll.registry(), t, now);
+                    }
+                }
+                continue;
+            }
             if t >= LISTENER_BASE {
                 if let Some(l) = listeners.get(t - LISTENER_BASE) {
                     lp.accept(&mut srv, l, now);
@@ -108,6 +143,10 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
             lp.cron(&mut srv);
         }
         crate::persist::poll_loading(&mut srv, now).map_err(io::Error::other)?;
+        if let Some(bus) = lp.bus.as_mut() {
+            bus.send_outbox(&mut srv, lp.poll.registry());
+        }
+        crate::cluster::save_if_changed(&mut srv);
         crate::persist::end_of_tick(&mut srv, now_ms());
         lp.release_held(&mut srv);
         if srv.shutdown.is_some() {
@@ -129,6 +168,8 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
 }
 
 struct EventLoop {
+    /// The cluster bus, with `cluster-enabled yes`.
+    bus: Option<crate::cluster::bus::Bus>,
     poll: Poll,
     read_buf: Vec<u8>,
     next_cron: Instant,
@@ -412,6 +453,9 @@ impl EventLoop {
         }
         srv.refresh_memory();
         crate::persist::cron(srv, now);
+        if let Some(bus) = self.bus.as_mut() {
+            bus.cron(srv, self.poll.registry(), now);
+        }
         if srv.config.timeout_secs > 0 {
             let limit = srv.config.timeout_secs as i64 * 1000;
             let idle: Vec<usize> =

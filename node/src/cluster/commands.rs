@@ -333,6 +333,7 @@ pub fn forget(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     if c.nodes.remove(&id).is_none() {
         return Err(CmdError::Msg(format!("ERR Unknown node {id}")));
     }
+    c.forgotten.insert(id.clone(), crate::net::now_ms() + super::bus::FORGET_MS);
     for slot in c.slots.iter_mut().filter(|s| s.as_deref() == Some(id.as_str())) {
         *slot = None;
     }
@@ -542,11 +543,40 @@ pub fn slot_stats(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn meet(ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
+/// `CLUSTER MEET ip port [cluster-bus-port]`: the bus greets the node; gossip then spreads it to all.
+pub fn meet(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     cluster(ctx)?;
-    Err(CmdError::Static(
-        "ERR CLUSTER MEET needs the cluster bus, which is not built yet (issue 6, next step)",
-    ))
+    let ip = text(a.get(2).copied().unwrap_or_default());
+    let port_text = text(a.get(3).copied().unwrap_or_default());
+    if ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(CmdError::Msg(format!("ERR Invalid node address specified: {ip}:{port_text}")));
+    }
+    let port = port_text
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| CmdError::Msg(format!("ERR Invalid base port specified: {port_text}")))?;
+    let cport = match a.get(4) {
+        Some(c) => {
+            let t = text(c);
+            t.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or(CmdError::Msg(format!("ERR Invalid bus port specified: {t}")))?
+        }
+        None => port.wrapping_add(10000),
+    };
+    if a.len() > 5 {
+        return Err(CmdError::Syntax);
+    }
+    let now = ctx.now;
+    let c = cluster_mut(ctx)?;
+    let known = c.nodes.values().any(|n| n.ip == ip && n.port == port && n.id != c.myself);
+    if !known {
+        c.start_handshake(ip, port, cport, now);
+    }
+    ctx.me.out.ok();
+    Ok(())
 }
 
 /// `CLUSTER INFO`.

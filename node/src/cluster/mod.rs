@@ -11,6 +11,7 @@
 //! The view is this node's alone for now: peers and the cluster bus that makes views converge come in
 //! the next step of issue 6.
 
+pub mod bus;
 pub mod commands;
 pub mod migrate;
 pub mod nodes_file;
@@ -38,6 +39,10 @@ pub struct Node {
     pub config_epoch: u64,
     pub connected: bool,
     pub shard_id: String,
+    /// When a handshake (flag `handshake`) began, Unix ms.
+    pub handshake_started: i64,
+    /// `CLUSTER MEET` asked for this node: greet it with MEET rather than PING.
+    pub meet: bool,
 }
 
 impl Node {
@@ -54,7 +59,13 @@ impl Node {
             config_epoch: 0,
             connected: true,
             shard_id: random_id(),
+            handshake_started: 0,
+            meet: false,
         }
+    }
+
+    pub fn handshake(&self) -> bool {
+        self.flags.iter().any(|f| f == "handshake")
     }
 }
 
@@ -77,6 +88,10 @@ pub struct Cluster {
     pub last_vote_epoch: u64,
     /// Whether the view changed since it was last written to `cluster-config-file`.
     pub dirty: bool,
+    /// Nodes `CLUSTER FORGET` removed, not to be re-learned from gossip until the time (Unix ms).
+    pub forgotten: std::collections::HashMap<NodeId, i64>,
+    /// Bus messages (RESP) to send to every peer (`PUBLISH`).
+    pub outbox: Vec<Vec<u8>>,
 }
 
 /// `cluster_state`.
@@ -103,7 +118,20 @@ impl Cluster {
             current_epoch: 0,
             last_vote_epoch: 0,
             dirty: true,
+            forgotten: Default::default(),
+            outbox: Vec::new(),
         }
+    }
+
+    /// Starts meeting a node at `ip:port` (bus `cport`): it is known under a temporary id, flagged
+    /// `handshake`, until its first PONG names it.
+    pub fn start_handshake(&mut self, ip: String, port: u16, cport: u16, now: i64) {
+        let mut n = Node::new(random_id(), ip, port, cport);
+        n.flags = vec!["handshake".into()];
+        n.handshake_started = now;
+        n.meet = true;
+        n.connected = false;
+        self.nodes.insert(n.id.clone(), n);
     }
 
     pub fn me(&self) -> Option<&Node> {
@@ -211,6 +239,18 @@ pub fn start(srv: &mut crate::server::Server) -> Result<(), String> {
     cluster.dirty = false;
     srv.cluster = Some(cluster);
     Ok(())
+}
+
+/// Writes `cluster-config-file` if the view changed (the bus learned something).
+pub fn save_if_changed(srv: &mut crate::server::Server) {
+    let Some(c) = srv.cluster.as_mut() else { return };
+    if !c.dirty {
+        return;
+    }
+    match nodes_file::save(c, std::path::Path::new(&srv.config.cluster_config_file)) {
+        Ok(()) => c.dirty = false,
+        Err(e) => tracing::warn!("Could not save the cluster config file: {e}"),
+    }
 }
 
 /// `INFO`'s `# Cluster` section.

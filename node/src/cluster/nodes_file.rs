@@ -61,7 +61,7 @@ pub fn nodes_text(c: &Cluster) -> String {
 
 pub fn render(c: &Cluster) -> String {
     let mut out = String::new();
-    for n in c.nodes.values() {
+    for n in c.nodes.values().filter(|n| !n.handshake()) {
         out.push_str(&node_line(c, n, true));
         out.push('\n');
     }
@@ -130,6 +130,8 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
             connected: words.get(7) == Some(&"connected"),
             shard_id,
             flags,
+            handshake_started: 0,
+            meet: false,
         };
         if node.flags.iter().any(|f| f == "myself") {
             myself = Some(id.clone());
@@ -162,7 +164,20 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
         nodes.insert(id, node);
     }
     let myself = myself.ok_or("no node is flagged myself")?;
-    Ok(Cluster { myself, nodes, slots, migrating, importing, current_epoch, last_vote_epoch, dirty: false })
+    // Nodes still in handshake are not kept: the handshake starts over if someone still gossips them.
+    nodes.retain(|_, n: &mut Node| !n.handshake());
+    Ok(Cluster {
+        myself,
+        nodes,
+        slots,
+        migrating,
+        importing,
+        current_epoch,
+        last_vote_epoch,
+        dirty: false,
+        forgotten: Default::default(),
+        outbox: Vec::new(),
+    })
 }
 
 #[cfg(test)]

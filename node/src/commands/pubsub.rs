@@ -199,8 +199,26 @@ pub fn over_limit(c: &mut ClientState, limit: OutputLimit, now: i64) -> bool {
     false
 }
 
+/// The token of the stand-in client that delivers messages forwarded by the cluster bus.
+const BUS_CLIENT: usize = usize::MAX - 1;
+
+/// A `PUBLISH` forwarded by a peer: delivered to this node's subscribers, not forwarded again.
+pub fn publish_from_bus(srv: &mut crate::server::Server, channel: &[u8], payload: &[u8], now: i64) {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut me = crate::client::ClientState::new(0, BUS_CLIENT, -1, addr, addr, now, true);
+    let _ = publish(&mut Ctx { srv, me: &mut me, now }, &[b"PUBLISH", channel, payload]);
+}
+
 pub fn publish(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let (channel, payload) = (a.get(1).copied().unwrap_or_default(), a.get(2).copied().unwrap_or_default());
+    // In a cluster every node's subscribers get the message (the reply counts this node's only, as Redis).
+    if ctx.me.token != BUS_CLIENT {
+        if let Some(c) = ctx.srv.cluster.as_mut() {
+            let mut msg = Vec::new();
+            crate::persist::aof_file::encode_command(&mut msg, &[b"PUBLISH", channel, payload]);
+            c.outbox.push(msg);
+        }
+    }
     let mut receivers = 0;
     let direct: Vec<usize> = ctx.srv.channels.get(channel).cloned().unwrap_or_default();
     for token in direct {
