@@ -38,6 +38,7 @@ fn changed(ctx: &mut Ctx) -> CmdResult {
     let path = ctx.srv.config.cluster_config_file.clone();
     if let Some(c) = ctx.srv.cluster.as_mut() {
         c.dirty = true;
+        c.recount();
         nodes_file::save(c, std::path::Path::new(&path))
             .map_err(|e| CmdError::Msg(format!("ERR Error saving the cluster config file: {e}")))?;
         c.dirty = false;

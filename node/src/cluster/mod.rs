@@ -92,6 +92,9 @@ pub struct Cluster {
     pub forgotten: std::collections::HashMap<NodeId, i64>,
     /// Bus messages (RESP) to send to every peer (`PUBLISH`).
     pub outbox: Vec<Vec<u8>>,
+    /// Slots with an owner, counted again after every change ([`Cluster::recount`]), so that the state
+    /// check on every command is O(1).
+    assigned_count: usize,
 }
 
 /// `cluster_state`.
@@ -120,7 +123,13 @@ impl Cluster {
             dirty: true,
             forgotten: Default::default(),
             outbox: Vec::new(),
+            assigned_count: 0,
         }
+    }
+
+    /// Counts the assigned slots again; after any change to `slots`.
+    pub fn recount(&mut self) {
+        self.assigned_count = self.slots.iter().filter(|s| s.is_some()).count();
     }
 
     /// Starts meeting a node at `ip:port` (bus `cport`): it is known under a temporary id, flagged
@@ -150,8 +159,9 @@ impl Cluster {
         self.owner(slot) == Some(&self.myself)
     }
 
+    /// Slots with an owner (as of the last [`Cluster::recount`]).
     pub fn assigned(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.assigned_count
     }
 
     /// `ok` when every slot is served (or coverage is not required), as `CLUSTER INFO` reports it.
@@ -235,6 +245,7 @@ pub fn start(srv: &mut crate::server::Server) -> Result<(), String> {
             me.ip = announce_ip;
         }
     }
+    cluster.recount();
     nodes_file::save(&cluster, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     cluster.dirty = false;
     srv.cluster = Some(cluster);
@@ -247,6 +258,7 @@ pub fn save_if_changed(srv: &mut crate::server::Server) {
     if !c.dirty {
         return;
     }
+    c.recount();
     match nodes_file::save(c, std::path::Path::new(&srv.config.cluster_config_file)) {
         Ok(()) => c.dirty = false,
         Err(e) => tracing::warn!("Could not save the cluster config file: {e}"),

@@ -166,7 +166,7 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
     let myself = myself.ok_or("no node is flagged myself")?;
     // Nodes still in handshake are not kept: the handshake starts over if someone still gossips them.
     nodes.retain(|_, n: &mut Node| !n.handshake());
-    Ok(Cluster {
+    let mut c = Cluster {
         myself,
         nodes,
         slots,
@@ -177,7 +177,10 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
         dirty: false,
         forgotten: Default::default(),
         outbox: Vec::new(),
-    })
+        assigned_count: 0,
+    };
+    c.recount();
+    Ok(c)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::error::CmdError;
 use slotkv_proto::command::flags;
 use slotkv_proto::slot::key_slot;
 use slotkv_proto::{CommandId, CommandSpec};
+use smallvec::SmallVec;
 
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const TRYAGAIN: &str = "TRYAGAIN Multiple keys request during rehashing of slot";
@@ -45,9 +46,11 @@ pub fn check(
     argv: &[&[u8]],
     now: i64,
 ) -> Result<(), CmdError> {
-    let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut write = spec.has(flags::WRITE);
     let mut asking_cmd = spec.has(flags::ASKING);
+    // The keys: borrowed from `argv`, or for EXEC from every queued command.
+    let mut queued_keys: Vec<&[u8]> = Vec::new();
+    let mut keys: SmallVec<[&[u8]; 4]> = SmallVec::new();
     if spec.id == CommandId::Exec {
         let Some(multi) = &me.multi else { return Ok(()) };
         for queued in &multi.queued {
@@ -57,15 +60,16 @@ pub fn check(
             write |= qspec.has(flags::WRITE);
             asking_cmd |= qspec.has(flags::ASKING);
             for i in qspec.keys_in(&refs).unwrap_or_default() {
-                keys.extend(refs.get(i).map(|k| k.to_vec()));
+                queued_keys.extend(queued.get(i).map(Vec::as_slice));
             }
         }
+        keys.extend(queued_keys.iter().copied());
+    } else if spec.has(flags::MOVABLE_KEYS) {
+        keys.extend(spec.keys_in(argv).unwrap_or_default().into_iter().filter_map(|i| argv.get(i).copied()));
     } else {
-        for i in spec.keys_in(argv).unwrap_or_default() {
-            keys.extend(argv.get(i).map(|k| k.to_vec()));
-        }
+        keys.extend(spec.key_indexes(argv.len()).filter_map(|i| argv.get(i).copied()));
     }
-    let Some(first) = keys.first() else { return Ok(()) };
+    let Some(&first) = keys.first() else { return Ok(()) };
     let slot = key_slot(first);
     let Some(owner) = c.owner(slot as usize) else { return Err(CmdError::Static(UNBOUND)) };
     let mine = *owner == c.myself;
@@ -73,7 +77,7 @@ pub fn check(
     let importing = !migrating && c.importing.contains_key(&slot);
     let mut multiple = false;
     let (mut missing, mut existing) = (0usize, 0usize);
-    for key in &keys {
+    for &key in &keys {
         if key != first {
             if key_slot(key) != slot {
                 return Err(CmdError::Static(CROSSSLOT));
