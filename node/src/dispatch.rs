@@ -23,8 +23,13 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
             if checked.is_err() {
                 ctx.srv.stats.command(index).rejected_calls += 1;
             }
-            let checked = checked.and_then(|()| route(ctx, spec, argv));
-            match checked {
+            let routed = if checked.is_ok() { route(ctx, spec, argv) } else { Ok(()) };
+            if routed.is_err() && spec.id == CommandId::Exec {
+                // A transaction whose keys live elsewhere is discarded with the redirect, as in Redis.
+                ctx.me.multi = None;
+                multi::unwatch_all(ctx);
+            }
+            match checked.and(routed) {
                 Err(e) => {
                     multi::refuse(ctx);
                     Err(e)

@@ -116,7 +116,7 @@ pub fn unwatch(ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn unwatch_all(ctx: &mut Ctx) {
+pub fn unwatch_all(ctx: &mut Ctx) {
     forget_watches(ctx.srv, ctx.me);
 }
 
