@@ -1,13 +1,422 @@
-//! `MIGRATE` and `RESTORE-ASKING` (being written).
+//! `MIGRATE` and `RESTORE-ASKING`.
+//!
+//! `MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS key...]` moves
+//! keys to another instance as Redis 7 does it: for each key that exists, its `DUMP` payload
+//! ([`crate::db::serialize::encode`]) and remaining TTL in ms (0 = none) are sent as
+//! `RESTORE-ASKING key ttl payload [REPLACE]` (`RESTORE` when this node is not in cluster mode), all in
+//! one pipelined write after an optional `AUTH` and a `SELECT db` (sent on a fresh connection and whenever
+//! the db differs from the last one used on it, as Redis does; our nodes accept `SELECT 0` in cluster
+//! mode). The target's replies are read one line each, in order; every key the target acknowledged is
+//! deleted here unless `COPY`, and the command is logged to the AOF as `DEL` of those keys.
+//!
+//! The data thread blocks for the exchange (as Redis's does), bounded by `timeout` ms for the connect and
+//! for each read and write. Connections are cached per `host:port` and closed after 10 s unused, or at
+//! once on any socket error. A socket error other than a timeout before any reply was read is retried
+//! once on a fresh connection (the cached one may have been closed by the target meanwhile).
+//!
+//! Replies, byte for byte Redis's: `+OK`, `+NOKEY` (no key existed), `-IOERR error or timeout connecting
+//! to the client`, `-IOERR error or timeout writing|reading to target instance`, `-ERR Target instance
+//! replied with error: <its error without the '-'>` (the first error among the `AUTH`, `SELECT` and
+//! `RESTORE` replies; keys whose `RESTORE` succeeded are still deleted).
 
+use crate::db::serialize;
 use crate::error::{CmdError, CmdResult};
 use crate::server::Ctx;
+use crate::types::{int_arg, is};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
-pub fn migrate(_ctx: &mut Ctx, _a: &[&[u8]]) -> CmdResult {
-    Err(CmdError::Static("ERR MIGRATE is not implemented yet"))
+/// Idle cached connections are closed after this long (Redis's `MIGRATE_SOCKET_CACHE_TTL`).
+pub const SOCKET_TTL: Duration = Duration::from_secs(10);
+/// At most this many cached connections (Redis's `MIGRATE_SOCKET_CACHE_ITEMS`); one is dropped to make
+/// room.
+const SOCKET_CACHE_ITEMS: usize = 64;
+/// The pipelined commands are written in chunks of this size, each under the timeout.
+const WRITE_CHUNK: usize = 64 * 1024;
+/// Reply lines longer than this are cut (Redis reads them into 1 KiB buffers).
+const MAX_LINE: usize = 1024;
+
+const IOERR_CONNECT: &str = "IOERR error or timeout connecting to the client";
+const IOERR_WRITE: &str = "IOERR error or timeout writing to target instance";
+const IOERR_READ: &str = "IOERR error or timeout reading to target instance";
+
+/// A connection to a target, kept between `MIGRATE`s.
+struct Cached {
+    conn: BufReader<TcpStream>,
+    /// The db last selected on it; `None` forces a `SELECT` (fresh, or after the target answered an error).
+    last_db: Option<i64>,
+    last_use: Instant,
 }
 
-/// `RESTORE-ASKING`: `RESTORE`, also in a slot being imported (the command acts as `ASKING`).
+thread_local! {
+    /// The connection cache, by `host:port`. Commands run on the one data thread, and `Server` gets no
+    /// field for this in this step of the issue, so the data thread keeps it in thread-local storage. A
+    /// `RefCell` is never borrowed across I/O: a connection is taken out while in use and put back after.
+    static SOCKETS: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
+}
+
+/// Closes cached connections unused for [`SOCKET_TTL`] (Redis does this from its cron; `MIGRATE` also
+/// calls it before it looks in the cache). Returns how many were closed.
+pub fn close_idle_sockets(now: Instant) -> usize {
+    SOCKETS.with(|s| {
+        let mut map = s.borrow_mut();
+        let before = map.len();
+        map.retain(|_, c| now.saturating_duration_since(c.last_use) < SOCKET_TTL);
+        before - map.len()
+    })
+}
+
+/// How many connections are cached (for `INFO`-style introspection and tests).
+pub fn cached_sockets() -> usize {
+    SOCKETS.with(|s| s.borrow().len())
+}
+
+fn take_cached(name: &str) -> Option<Cached> {
+    SOCKETS.with(|s| s.borrow_mut().remove(name))
+}
+
+fn put_cached(name: String, c: Cached) {
+    SOCKETS.with(|s| {
+        let mut map = s.borrow_mut();
+        if map.len() >= SOCKET_CACHE_ITEMS && !map.contains_key(&name) {
+            if let Some(victim) = map.keys().next().cloned() {
+                map.remove(&victim);
+            }
+        }
+        map.insert(name, c);
+    });
+}
+
+/// The parsed arguments.
+#[derive(Debug, PartialEq, Eq)]
+struct Args<'a> {
+    host: &'a [u8],
+    port: &'a [u8],
+    keys: Vec<&'a [u8]>,
+    db: i64,
+    timeout_ms: u64,
+    copy: bool,
+    replace: bool,
+    /// `(user, password)`: `AUTH pw` has no user.
+    auth: Option<(Option<&'a [u8]>, &'a [u8])>,
+}
+
+/// Reads the arguments in Redis's order: the options (syntax errors, `KEYS` with a key argument), then
+/// the timeout, then the db. A timeout `<= 0` means 1000 ms.
+fn parse<'a>(a: &[&'a [u8]]) -> Result<Args<'a>, CmdError> {
+    let arg = |i: usize| a.get(i).copied().unwrap_or_default();
+    let mut out = Args {
+        host: arg(1),
+        port: arg(2),
+        keys: vec![arg(3)],
+        db: 0,
+        timeout_ms: 0,
+        copy: false,
+        replace: false,
+        auth: None,
+    };
+    let mut j = 6;
+    while let Some(opt) = a.get(j) {
+        let more = a.len() - 1 - j;
+        if is(opt, "copy") {
+            out.copy = true;
+        } else if is(opt, "replace") {
+            out.replace = true;
+        } else if is(opt, "auth") {
+            if more < 1 {
+                return Err(CmdError::Syntax);
+            }
+            out.auth = Some((None, arg(j + 1)));
+            j += 1;
+        } else if is(opt, "auth2") {
+            if more < 2 {
+                return Err(CmdError::Syntax);
+            }
+            out.auth = Some((Some(arg(j + 1)), arg(j + 2)));
+            j += 2;
+        } else if is(opt, "keys") {
+            if !arg(3).is_empty() {
+                return Err(CmdError::Static(
+                    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                ));
+            }
+            out.keys = a.get(j + 1..).unwrap_or_default().to_vec();
+            break;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let timeout = int_arg(arg(5))?;
+    out.db = int_arg(arg(4))?;
+    out.timeout_ms = if timeout <= 0 { 1000 } else { timeout as u64 };
+    Ok(out)
+}
+
+pub fn migrate(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let args = parse(a)?;
+    let now = ctx.now;
+    // The keys that exist, with what to send for each: (key, ttl ms or 0, payload).
+    let mut items: Vec<(&[u8], i64, Vec<u8>)> = Vec::new();
+    for &key in &args.keys {
+        let Some(entry) = ctx.srv.db.get(key, now) else { continue };
+        let ttl = match entry.expire_at() {
+            0 => 0,
+            at if at < now => continue,
+            at => (at - now).max(1),
+        };
+        items.push((key, ttl, serialize::encode(entry)));
+    }
+    if items.is_empty() {
+        ctx.me.out.simple("NOKEY");
+        return Ok(());
+    }
+    let restore: &[u8] = if ctx.srv.cluster.is_some() { b"RESTORE-ASKING" } else { b"RESTORE" };
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let name = format!("{}:{}", String::from_utf8_lossy(args.host), String::from_utf8_lossy(args.port));
+    close_idle_sockets(Instant::now());
+
+    let mut may_retry = true;
+    let (mut cached, ex) = loop {
+        let mut cached = match take_cached(&name) {
+            Some(c) => c,
+            None => match connect(args.host, args.port, timeout) {
+                Some(conn) => Cached { conn, last_db: None, last_use: Instant::now() },
+                None => return Err(CmdError::Static(IOERR_CONNECT)),
+            },
+        };
+        let select = cached.last_db != Some(args.db);
+        let request = build_request(&args, select, restore, &items);
+        let ex = exchange(&mut cached.conn, &request, args.auth.is_some(), select, items.len(), timeout);
+        match ex.failure {
+            // Nothing was acknowledged: the connection is dropped, and retried once unless it timed out.
+            Some(f) if ex.replies.is_empty() => {
+                drop(cached);
+                if may_retry && !f.timed_out {
+                    may_retry = false;
+                    continue;
+                }
+                return Err(CmdError::Static(if f.writing { IOERR_WRITE } else { IOERR_READ }));
+            }
+            _ => break (cached, ex),
+        }
+    };
+
+    // Settle every key the target answered: an error (the first one is reported), or success, which
+    // deletes it here unless COPY. An error to AUTH or SELECT makes every answer an error.
+    let mut target_error: Option<&[u8]> = None;
+    let mut deleted: Vec<&[u8]> = Vec::new();
+    for (line, (key, _, _)) in ex.replies.iter().zip(&items) {
+        if ex.head_error.is_some() || line.first() == Some(&b'-') {
+            target_error = target_error.or(ex.head_error.as_deref()).or(Some(line));
+        } else if !args.copy {
+            ctx.srv.db.delete(key, now);
+            deleted.push(key);
+        }
+    }
+    if ex.failure.is_none() {
+        cached.last_db = if target_error.is_some() { None } else { Some(args.db) };
+        cached.last_use = Instant::now();
+        put_cached(name, cached);
+    }
+    if !deleted.is_empty() {
+        let mut del: Vec<&[u8]> = vec![b"DEL"];
+        del.extend(deleted.iter().copied());
+        ctx.srv.feed.rewrite(&del);
+    }
+    let error = match target_error {
+        Some(e) => CmdError::Msg(format!(
+            "ERR Target instance replied with error: {}",
+            String::from_utf8_lossy(e.get(1..).unwrap_or_default())
+        )),
+        None if ex.failure.is_some() => CmdError::Static(IOERR_READ),
+        None => {
+            ctx.me.out.ok();
+            return Ok(());
+        }
+    };
+    if deleted.is_empty() {
+        return Err(error);
+    }
+    // Some keys moved: the reply is an error, but the command changed the keyspace and must reach the AOF
+    // (and WATCH) as the DEL of those keys, which the dispatcher does only for a command that succeeded.
+    ctx.srv.stats.count_error(error.text());
+    ctx.me.out.error(error.text());
+    Ok(())
+}
+
+/// `AUTH`, `SELECT` if asked, and one `RESTORE[-ASKING] key ttl payload [REPLACE]` per key, in RESP.
+fn build_request(args: &Args, select: bool, restore: &[u8], items: &[(&[u8], i64, Vec<u8>)]) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(items.iter().map(|(k, _, p)| k.len() + p.len() + 64).sum::<usize>() + 64);
+    match args.auth {
+        Some((Some(user), pass)) => encode(&mut out, &[b"AUTH", user, pass]),
+        Some((None, pass)) => encode(&mut out, &[b"AUTH", pass]),
+        None => {}
+    }
+    if select {
+        encode(&mut out, &[b"SELECT", args.db.to_string().as_bytes()]);
+    }
+    for (key, ttl, payload) in items {
+        let ttl = ttl.to_string();
+        if args.replace {
+            encode(&mut out, &[restore, key, ttl.as_bytes(), payload, b"REPLACE"]);
+        } else {
+            encode(&mut out, &[restore, key, ttl.as_bytes(), payload]);
+        }
+    }
+    out
+}
+
+fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A new connection, or `None` if the address does not resolve or no address answers within `timeout`.
+fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Option<BufReader<TcpStream>> {
+    let host = std::str::from_utf8(host).ok()?;
+    let port: u16 = std::str::from_utf8(port).ok()?.parse().ok()?;
+    let deadline = Instant::now() + timeout;
+    for addr in (host, port).to_socket_addrs().ok()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if let Ok(stream) = TcpStream::connect_timeout(&addr, left) {
+            let _ = stream.set_nodelay(true);
+            return Some(BufReader::new(stream));
+        }
+    }
+    None
+}
+
+/// How an exchange broke off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Failure {
+    /// While writing the request (else while reading a reply).
+    writing: bool,
+    timed_out: bool,
+}
+
+impl Failure {
+    fn of(e: &io::Error, writing: bool) -> Failure {
+        let timed_out = matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut);
+        Failure { writing, timed_out }
+    }
+}
+
+/// What the target answered.
+#[derive(Debug, Default)]
+struct Exchange {
+    /// The first error among the `AUTH` and `SELECT` replies.
+    head_error: Option<Vec<u8>>,
+    /// One line per `RESTORE` answered, in order.
+    replies: Vec<Vec<u8>>,
+    failure: Option<Failure>,
+}
+
+/// Writes the request in chunks, then reads the `AUTH` and `SELECT` replies (if sent) and up to `n`
+/// `RESTORE` replies, each under `timeout`. Stops at the first socket error.
+fn exchange(
+    conn: &mut BufReader<TcpStream>,
+    request: &[u8],
+    auth: bool,
+    select: bool,
+    n: usize,
+    timeout: Duration,
+) -> Exchange {
+    let mut ex = Exchange::default();
+    let stream = conn.get_mut();
+    let set = stream.set_write_timeout(Some(timeout)).and_then(|()| stream.set_read_timeout(Some(timeout)));
+    if let Err(e) = set {
+        ex.failure = Some(Failure::of(&e, true));
+        return ex;
+    }
+    for chunk in request.chunks(WRITE_CHUNK) {
+        if let Err(e) = stream.write_all(chunk) {
+            ex.failure = Some(Failure::of(&e, true));
+            return ex;
+        }
+    }
+    for _ in 0..usize::from(auth) + usize::from(select) {
+        match read_line(conn) {
+            Ok(line) => {
+                if ex.head_error.is_none() && line.first() == Some(&b'-') {
+                    ex.head_error = Some(line);
+                }
+            }
+            Err(e) => {
+                ex.failure = Some(Failure::of(&e, false));
+                return ex;
+            }
+        }
+    }
+    for _ in 0..n {
+        match read_line(conn) {
+            Ok(line) => ex.replies.push(line),
+            Err(e) => {
+                ex.failure = Some(Failure::of(&e, false));
+                break;
+            }
+        }
+    }
+    ex
+}
+
+/// One reply line without its `\r\n`, cut to [`MAX_LINE`] bytes. The end of the stream is an error.
+fn read_line(conn: &mut impl BufRead) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        let buf = conn.fill_buf()?;
+        if buf.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "target closed the connection"));
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(line.len()).min(take);
+        line.extend_from_slice(buf.get(..room).unwrap_or_default());
+        conn.consume(take);
+        if done {
+            while matches!(line.last(), Some(b'\n' | b'\r')) {
+                line.pop();
+            }
+            return Ok(line);
+        }
+    }
+}
+
+/// `RESTORE-ASKING`: `RESTORE`, also in a slot being imported (the command acts as `ASKING`). Logged to
+/// the AOF as the `RESTORE ... ABSTTL` (or `DEL`) that replays it exactly, as `RESTORE` itself is.
 pub fn restore_asking(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    crate::types::dump::restore(ctx, a)
+    crate::types::dump::restore(ctx, a)?;
+    if ctx.srv.feed.on {
+        let key = a.get(1).copied().unwrap_or_default();
+        match ctx.srv.db.peek(key, ctx.now).map(|e| e.expire_at()) {
+            None => ctx.srv.feed.rewrite(&[b"DEL", key]),
+            Some(at) => {
+                let mut cmd: Vec<&[u8]> = vec![b"RESTORE"];
+                let at = at.to_string();
+                let relative =
+                    a.get(2).is_some_and(|t| *t != b"0") && !a.iter().skip(4).any(|x| is(x, "absttl"));
+                cmd.push(key);
+                cmd.push(if relative { at.as_bytes() } else { a.get(2).copied().unwrap_or_default() });
+                cmd.extend(a.iter().skip(3).copied());
+                if relative {
+                    cmd.push(b"ABSTTL");
+                }
+                ctx.srv.feed.rewrite(&cmd);
+            }
+        }
+    }
+    Ok(())
 }
