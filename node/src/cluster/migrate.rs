@@ -184,8 +184,15 @@ pub fn migrate(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         let mut cached = match take_cached(&name) {
             Some(c) => c,
             None => match connect(args.host, args.port, timeout) {
-                Some(conn) => Cached { conn, last_db: None, last_use: Instant::now() },
-                None => return Err(CmdError::Static(IOERR_CONNECT)),
+                Ok(conn) => Cached { conn, last_db: None, last_use: Instant::now() },
+                Err(Connect::Unreachable) => return Err(CmdError::Static(IOERR_CONNECT)),
+                // Redis's non-blocking connect "succeeds" on a refused connection and its first write
+                // fails: retried once, then reported as a write error.
+                Err(Connect::Refused) if may_retry => {
+                    may_retry = false;
+                    continue;
+                }
+                Err(Connect::Refused) => return Err(CmdError::Static(IOERR_WRITE)),
             },
         };
         let select = cached.last_db != Some(args.db);
@@ -280,22 +287,60 @@ fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
     }
 }
 
-/// A new connection, or `None` if the address does not resolve or no address answers within `timeout`.
-fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Option<BufReader<TcpStream>> {
-    let host = std::str::from_utf8(host).ok()?;
-    let port: u16 = std::str::from_utf8(port).ok()?.parse().ok()?;
+/// Why no connection was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connect {
+    /// The host does not resolve, or no address answered within the timeout (`IOERR ... connecting`).
+    Unreachable,
+    /// An address answered with an error (refused): Redis 7 reports this as a failed write.
+    Refused,
+}
+
+/// A new connection to `host:port`, trying each address the host resolves to within `timeout` in all.
+/// The port is read as C's `atoi` reads it and truncated to 16 bits, as Redis's resolver does
+/// (`notaport` is port 0, which refuses).
+fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Result<BufReader<TcpStream>, Connect> {
+    let host = std::str::from_utf8(host).map_err(|_| Connect::Unreachable)?;
+    let port = atoi(port) as u16;
+    let addrs: Vec<_> = (host, port).to_socket_addrs().map_err(|_| Connect::Unreachable)?.collect();
     let deadline = Instant::now() + timeout;
-    for addr in (host, port).to_socket_addrs().ok()? {
+    let mut outcome = Err(Connect::Unreachable);
+    for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        if let Ok(stream) = TcpStream::connect_timeout(&addr, left) {
-            let _ = stream.set_nodelay(true);
-            return Some(BufReader::new(stream));
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(BufReader::new(stream));
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {}
+            Err(_) => outcome = Err(Connect::Refused),
         }
     }
-    None
+    outcome
+}
+
+/// C's `atoi`: optional spaces and sign, then digits; anything else ends it; no digits is 0. Wraps like
+/// the 32-bit int it returns.
+fn atoi(s: &[u8]) -> i32 {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let s = s.get(start..).unwrap_or_default();
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    let mut n: i32 = 0;
+    for d in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        n = n.wrapping_mul(10).wrapping_add(i32::from(d - b'0'));
+    }
+    if negative {
+        n.wrapping_neg()
+    } else {
+        n
+    }
 }
 
 /// How an exchange broke off.
