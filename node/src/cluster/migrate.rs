@@ -465,3 +465,140 @@ pub fn restore_asking(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    fn args(s: &[&'static str]) -> Vec<&'static [u8]> {
+        s.iter().map(|a| a.as_bytes()).collect()
+    }
+
+    #[test]
+    fn parses_options_in_redis_order() {
+        let a = args(&[
+            "MIGRATE", "h", "1", "", "3", "0", "copy", "REPLACE", "AUTH2", "u", "p", "KEYS", "a", "b",
+        ]);
+        let p = parse(&a).unwrap();
+        assert_eq!(p.keys, [&b"a"[..], b"b"]);
+        assert_eq!((p.db, p.timeout_ms, p.copy, p.replace), (3, 1000, true, true));
+        assert_eq!(p.auth, Some((Some(&b"u"[..]), &b"p"[..])));
+        // KEYS swallows everything after it, options included.
+        let p = parse(&args(&["MIGRATE", "h", "1", "", "0", "50", "KEYS", "COPY"])).unwrap();
+        assert_eq!((p.keys, p.copy, p.timeout_ms), (vec![&b"COPY"[..]], false, 50));
+        let p = parse(&args(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH", "pw"])).unwrap();
+        assert_eq!((p.keys, p.auth), (vec![&b"k"[..]], Some((None, &b"pw"[..]))));
+        // The options are checked before the numbers.
+        let bad = parse(&args(&["MIGRATE", "h", "1", "k", "x", "y", "NOPE"])).unwrap_err();
+        assert_eq!(bad, CmdError::Syntax);
+        let bad = parse(&args(&["MIGRATE", "h", "1", "k", "x", "y"])).unwrap_err();
+        assert_eq!(bad, CmdError::NotInteger);
+        for cut in [&["AUTH"][..], &["AUTH2", "u"], &["COPY", "AUTH"]] {
+            let mut a = args(&["MIGRATE", "h", "1", "k", "0", "5"]);
+            a.extend(cut.iter().map(|s| s.as_bytes()));
+            assert_eq!(parse(&a).unwrap_err(), CmdError::Syntax, "{cut:?}");
+        }
+        let e = parse(&args(&["MIGRATE", "h", "1", "k", "0", "5", "KEYS", "a"])).unwrap_err();
+        assert!(e.text().starts_with("ERR When using MIGRATE KEYS option"), "{e:?}");
+        // A timeout <= 0 is 1000 ms.
+        assert_eq!(parse(&args(&["MIGRATE", "h", "1", "k", "0", "-3"])).unwrap().timeout_ms, 1000);
+    }
+
+    #[test]
+    fn atoi_reads_like_c() {
+        for (s, n) in
+            [("6379", 6379), (" 12x", 12), ("x", 0), ("", 0), ("-1", -1), ("+7", 7), ("70000", 70000)]
+        {
+            assert_eq!(atoi(s.as_bytes()), n, "{s}");
+        }
+        assert_eq!(atoi(b"70000") as u16, 4464);
+        assert_eq!(atoi(b"99999999999"), 99999999999u64 as i32);
+    }
+
+    #[test]
+    fn request_is_auth_select_then_restores() {
+        let a = args(&["MIGRATE", "h", "1", "", "2", "5", "REPLACE", "AUTH", "pw", "KEYS", "k"]);
+        let p = parse(&a).unwrap();
+        let items = vec![(&b"k"[..], 1500, b"PAY".to_vec())];
+        let req = build_request(&p, true, b"RESTORE-ASKING", &items);
+        let want = "*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n\
+                    *5\r\n$14\r\nRESTORE-ASKING\r\n$1\r\nk\r\n$4\r\n1500\r\n$3\r\nPAY\r\n$7\r\nREPLACE\r\n";
+        assert_eq!(String::from_utf8_lossy(&req), want);
+        let req = build_request(
+            &parse(&args(&["MIGRATE", "h", "1", "k", "0", "5"])).unwrap(),
+            false,
+            b"RESTORE",
+            &items,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&req),
+            "*4\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$4\r\n1500\r\n$3\r\nPAY\r\n"
+        );
+    }
+
+    #[test]
+    fn read_line_strips_cuts_and_reports_eof() {
+        let long = format!("-ERR {}\r\n+OK\r\n+partial", "x".repeat(5000));
+        let mut r = BufReader::with_capacity(7, long.as_bytes());
+        let first = read_line(&mut r).unwrap();
+        assert_eq!(first.len(), MAX_LINE);
+        assert!(first.starts_with(b"-ERR xx"));
+        assert_eq!(read_line(&mut r).unwrap(), b"+OK");
+        assert_eq!(read_line(&mut r).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// A target that reads `expect` bytes and answers `reply`, then holds the connection until closed.
+    fn fake_target(expect: usize, reply: &'static [u8]) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut got = vec![0; expect];
+            c.read_exact(&mut got).unwrap();
+            c.write_all(reply).unwrap();
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest);
+            got
+        });
+        (port, t)
+    }
+
+    #[test]
+    fn exchange_reads_head_and_restore_replies_and_stops_at_eof() {
+        let (port, t) = fake_target(3, b"-NOAUTH x\r\n+OK\r\n+OK\r\n");
+        let mut conn = connect(b"127.0.0.1", port.to_string().as_bytes(), Duration::from_secs(5)).unwrap();
+        let ex = exchange(&mut conn, b"abc", true, true, 3, Duration::from_millis(500));
+        assert_eq!(ex.head_error.as_deref(), Some(&b"-NOAUTH x"[..]));
+        assert_eq!(ex.replies, [b"+OK".to_vec()]);
+        // The third reply never comes: a timeout.
+        assert_eq!(ex.failure, Some(Failure { writing: false, timed_out: true }));
+        drop(conn);
+        assert_eq!(t.join().unwrap(), b"abc");
+    }
+
+    #[test]
+    fn refused_and_unresolvable_connects_differ() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port().to_string();
+        drop(l);
+        let d = Duration::from_secs(2);
+        assert_eq!(connect(b"127.0.0.1", port.as_bytes(), d).unwrap_err(), Connect::Refused);
+        assert_eq!(connect(b"\xff", b"1", d).unwrap_err(), Connect::Unreachable);
+    }
+
+    #[test]
+    fn the_cache_forgets_idle_connections() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let conn = BufReader::new(TcpStream::connect(addr).unwrap());
+        let old = Instant::now();
+        put_cached("a:1".into(), Cached { conn, last_db: Some(0), last_use: old });
+        assert_eq!(cached_sockets(), 1);
+        assert_eq!(close_idle_sockets(old + Duration::from_secs(9)), 0);
+        assert_eq!(close_idle_sockets(old + SOCKET_TTL), 1);
+        assert_eq!(cached_sockets(), 0);
+        assert!(take_cached("a:1").is_none());
+    }
+}
