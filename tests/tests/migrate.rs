@@ -398,40 +398,56 @@ fn a_redis_target_speaks_the_same_exchange() {
 
 // ---- cluster mode ----
 
-/// `nodes.conf` for node `me` of two nodes (`id`, `ip:port@cport`), the first owning 0-8191 and the
-/// second 8192-16383.
-fn nodes_conf(nodes: &[(String, String); 2], me: usize) -> String {
+/// `nodes.conf` for node `me` of two nodes (`id`, `ip:port@cport`), owning `slots[0]` and `slots[1]`.
+fn nodes_conf(nodes: &[(String, String); 2], slots: [&str; 2], me: usize) -> String {
     let mut out = String::new();
     for (i, (id, addr)) in nodes.iter().enumerate() {
         let flags = if i == me { "myself,master" } else { "master" };
-        let slots = if i == 0 { "0-8191" } else { "8192-16383" };
-        out.push_str(&format!("{id} {addr} {flags} - 0 0 {} connected {slots}\n", i + 1));
+        out.push_str(&format!("{id} {addr} {flags} - 0 0 {} connected {}\n", i + 1, slots[i]));
     }
     out.push_str("vars currentEpoch 2 lastVoteEpoch 0\n");
     out
 }
 
-#[test]
-fn cluster_mode_moves_a_key_into_an_importing_slot() {
-    let args = ["--cluster-enabled", "yes", "--appendonly", "yes"];
+/// Two cluster-enabled nodes that know each other (each node's `nodes.conf` written while it is down,
+/// since the bus that would let them meet is not there yet), with their ids.
+fn two_node_cluster(args: &[&str], slots: [&str; 2]) -> ([Node; 2], [String; 2]) {
+    let mut args = args.to_vec();
+    args.extend(["--cluster-enabled", "yes"]);
     let mut nodes = [Node::start(&args), Node::start(&args)];
     // Each node's id and `ip:port@cport`, from its own line.
     let me = |n: &Node| {
         let text = n.conn().cmd(&["CLUSTER", "NODES"]).text();
         let line = text.lines().find(|l| l.contains("myself")).unwrap().to_string();
         let words: Vec<&str> = line.split(' ').collect();
-        (words[0].to_string(), words[1].split(',').next().unwrap().to_string())
+        // A fresh node does not know its own ip yet (`:port@cport`).
+        let cport = words[1].split(',').next().unwrap().rsplit_once('@').unwrap().1.to_string();
+        (words[0].to_string(), format!("127.0.0.1:{}@{cport}", n.port))
     };
     let conf = [me(&nodes[0]), me(&nodes[1])];
-    let ids = [conf[0].0.clone(), conf[1].0.clone()];
     let ports = [nodes[0].port, nodes[1].port];
     for (i, node) in nodes.iter_mut().enumerate() {
         node.terminate();
-        std::fs::write(node.dir().join("nodes.conf"), nodes_conf(&conf, i)).unwrap();
+        std::fs::write(node.dir().join("nodes.conf"), nodes_conf(&conf, slots, i)).unwrap();
         node.restart();
+        assert_eq!(node.port, ports[i], "node {i} kept its port");
+        let mut c = node.conn();
+        assert!(
+            wait_for(Duration::from_secs(5), || c
+                .cmd(&["CLUSTER", "INFO"])
+                .text()
+                .contains("cluster_state:ok")),
+            "cluster_state"
+        );
     }
-    assert_eq!(nodes[0].port, ports[0], "the source kept its port");
-    assert_eq!(nodes[1].port, ports[1], "the target kept its port");
+    let ids = [conf[0].0.clone(), conf[1].0.clone()];
+    (nodes, ids)
+}
+
+#[test]
+fn cluster_mode_moves_a_key_into_an_importing_slot() {
+    let (mut nodes, ids) = two_node_cluster(&["--appendonly", "yes"], ["0-8191", "8192-16383"]);
+    let ports = [nodes[0].port, nodes[1].port];
     let (mut a, mut b) = (nodes[0].conn(), nodes[1].conn());
     for c in [&mut a, &mut b] {
         assert!(
@@ -483,4 +499,42 @@ fn cluster_mode_moves_a_key_into_an_importing_slot() {
     b.expect(&["CLUSTER", "COUNTKEYSINSLOT", &slot], b":2\r\n");
     let pttl = b.int(&["PTTL", "j{b}"]);
     assert!((80_000..=100_000).contains(&pttl), "pttl {pttl}");
+}
+
+/// `redis-cli --cluster reshard` (SETSLOT, GETKEYSINSLOT, MIGRATE ... KEYS in pipelines of 10) between two
+/// slotkv nodes: every key ends on the owner of its slot, and `--cluster check` is clean.
+#[test]
+fn redis_cli_reshard_moves_slots_between_slotkv_nodes() {
+    let cli = Path::new("/usr/bin/redis-cli");
+    if !cli.exists() {
+        eprintln!("no redis-cli: skipped");
+        return;
+    }
+    let (nodes, ids) = two_node_cluster(&[], ["0-16383", ""]);
+    let mut a = nodes[0].conn();
+    let keys: Vec<String> = (0..600).map(|i| format!("key:{i}")).collect();
+    for k in &keys {
+        a.ok(&["SET", k, k]);
+    }
+    let from = format!("127.0.0.1:{}", nodes[0].port);
+    let out = std::process::Command::new(cli)
+        .args(["--cluster", "reshard", &from, "--cluster-from", &ids[0], "--cluster-to", &ids[1]])
+        .args(["--cluster-slots", "1500", "--cluster-yes", "--cluster-pipeline", "10"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let mut b = nodes[1].conn();
+    let (na, nb) = (a.int(&["DBSIZE"]), b.int(&["DBSIZE"]));
+    assert_eq!(na + nb, 600);
+    assert!(nb > 0, "some keys moved");
+    for k in &keys {
+        let slot = a.int(&["CLUSTER", "KEYSLOT", k]);
+        let owner = if slot < 1500 { &mut b } else { &mut a };
+        assert_eq!(owner.bulk(&["GET", k]), Some(k.clone().into_bytes()), "{k} in slot {slot}");
+    }
+    let check = std::process::Command::new(cli).args(["--cluster", "check", &from]).output().unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
+    assert!(!text.contains("[WARNING]") && !text.contains("[ERR]"), "{text}");
 }
