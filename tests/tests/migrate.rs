@@ -418,17 +418,23 @@ fn two_node_cluster(args: &[&str], slots: [&str; 2]) -> ([Node; 2], [String; 2])
     // Each node's id and `ip:port@cport`, from its own line.
     let me = |n: &Node| {
         let text = n.conn().cmd(&["CLUSTER", "NODES"]).text();
-        let line = text.lines().find(|l| l.contains("myself")).unwrap().to_string();
+        let line = text.lines().find(|l| l.contains("myself")).unwrap_or_default();
         let words: Vec<&str> = line.split(' ').collect();
         // A fresh node does not know its own ip yet (`:port@cport`).
-        let cport = words[1].split(',').next().unwrap().rsplit_once('@').unwrap().1.to_string();
+        let Some((_, cport)) =
+            words.get(1).and_then(|a| a.split(',').next()).and_then(|a| a.rsplit_once('@'))
+        else {
+            panic!("no address in {text}")
+        };
         (words[0].to_string(), format!("127.0.0.1:{}@{cport}", n.port))
     };
     let conf = [me(&nodes[0]), me(&nodes[1])];
     let ports = [nodes[0].port, nodes[1].port];
     for (i, node) in nodes.iter_mut().enumerate() {
         node.terminate();
-        std::fs::write(node.dir().join("nodes.conf"), nodes_conf(&conf, slots, i)).unwrap();
+        let path = node.dir().join("nodes.conf");
+        std::fs::write(&path, nodes_conf(&conf, slots, i))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         node.restart();
         assert_eq!(node.port, ports[i], "node {i} kept its port");
         let mut c = node.conn();
