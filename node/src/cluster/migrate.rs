@@ -14,10 +14,12 @@
 //! once on any socket error. A socket error other than a timeout before any reply was read is retried
 //! once on a fresh connection (the cached one may have been closed by the target meanwhile).
 //!
-//! Replies, byte for byte Redis's: `+OK`, `+NOKEY` (no key existed), `-IOERR error or timeout connecting
-//! to the client`, `-IOERR error or timeout writing|reading to target instance`, `-ERR Target instance
-//! replied with error: <its error without the '-'>` (the first error among the `AUTH`, `SELECT` and
-//! `RESTORE` replies; keys whose `RESTORE` succeeded are still deleted).
+//! Replies, byte for byte Redis 7.0's: `+OK`, `+NOKEY` (no key existed), `-IOERR error or timeout
+//! connecting to the client` (the host does not resolve, or the connect timed out), `-IOERR error or
+//! timeout writing|reading to target instance` (a refused connection is a *writing* error, as Redis's
+//! non-blocking connect reports it), `-ERR Target instance replied with error: <its error without the
+//! '-'>` (the first error among the `AUTH`, `SELECT` and `RESTORE` replies; keys whose `RESTORE`
+//! succeeded are still deleted, and logged).
 
 use crate::db::serialize;
 use crate::error::{CmdError, CmdResult};
