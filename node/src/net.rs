@@ -456,6 +456,7 @@ impl EventLoop {
         if let Some(bus) = self.bus.as_mut() {
             bus.cron(srv, self.poll.registry(), now);
         }
+        crate::cluster::migrate::close_idle_sockets(started);
         if srv.config.timeout_secs > 0 {
             let limit = srv.config.timeout_secs as i64 * 1000;
             let idle: Vec<usize> =
