@@ -486,6 +486,8 @@ impl Bus {
         let timeout =
             srv.config.get("cluster-node-timeout").and_then(|v| v.parse::<i64>().ok()).unwrap_or(15000);
         let Some(c) = srv.cluster.as_mut() else { return };
+        c.messages_sent = self.sent;
+        c.messages_received = self.received;
         c.forgotten.retain(|_, until| *until > now);
         let expired: Vec<NodeId> = c
             .nodes

@@ -589,12 +589,14 @@ pub fn info(ctx: &mut Ctx) -> CmdResult {
     let text = format!(
         "cluster_state:{}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{assigned}\r\n\
          cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\n\
-         cluster_current_epoch:{}\r\ncluster_my_epoch:{my_epoch}\r\ncluster_stats_messages_sent:0\r\n\
-         cluster_stats_messages_received:0\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
+         cluster_current_epoch:{}\r\ncluster_my_epoch:{my_epoch}\r\ncluster_stats_messages_sent:{}\r\n\
+         cluster_stats_messages_received:{}\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
         if state == State::Ok { "ok" } else { "fail" },
         c.nodes.len(),
         c.size(),
         c.current_epoch,
+        c.messages_sent,
+        c.messages_received,
     );
     ctx.me.out.verbatim(text.as_bytes());
     Ok(())

@@ -95,6 +95,9 @@ pub struct Cluster {
     /// Slots with an owner, counted again after every change ([`Cluster::recount`]), so that the state
     /// check on every command is O(1).
     assigned_count: usize,
+    /// Bus messages sent and received (`CLUSTER INFO`), copied from the bus every tick.
+    pub messages_sent: u64,
+    pub messages_received: u64,
 }
 
 /// `cluster_state`.
@@ -124,6 +127,8 @@ impl Cluster {
             forgotten: Default::default(),
             outbox: Vec::new(),
             assigned_count: 0,
+            messages_sent: 0,
+            messages_received: 0,
         }
     }
 

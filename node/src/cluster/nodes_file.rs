@@ -178,6 +178,8 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
         forgotten: Default::default(),
         outbox: Vec::new(),
         assigned_count: 0,
+        messages_sent: 0,
+        messages_received: 0,
     };
     c.recount();
     Ok(c)
