@@ -111,7 +111,10 @@ fn fresh_node_serves_nothing() {
     assert_eq!(c.cluster_info("cluster_state"), "fail");
     assert_eq!(c.cluster_info("cluster_slots_assigned"), "0");
     assert_eq!(c.cluster_info("cluster_known_nodes"), "1");
-    assert_eq!(c.cluster_info("cluster_size"), "0");
+    if !is_redis(&cluster_bin()) {
+        // Redis says 1 here during its first 2 s (its state is not recomputed yet), 0 after.
+        assert_eq!(c.cluster_info("cluster_size"), "0");
+    }
     assert_eq!(c.persistence_free_info("cluster", "cluster_enabled"), "1");
     let id = c.cmd(&["CLUSTER", "MYID"]).text();
     assert!(id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
@@ -747,7 +750,8 @@ fn redis_cli_create_check_reshard_rebalance() {
     assert!(cluster.wait_agree(Duration::from_secs(10)), "views differ after reshard");
     check("after reshard");
     let owned = |i: usize| cluster.owners(2).iter().filter(|o| **o == Some(i)).count();
-    assert_eq!(owned(1), 5461 + 1000);
+    let (first, last) = even_ranges(3)[1];
+    assert_eq!(owned(1), usize::from(last - first) + 1 + 1000);
     let out = redis_cli(&["--cluster", "rebalance", &entry, "--cluster-yes"]);
     assert!(out.status.success(), "rebalance: {out}");
     assert!(cluster.wait_agree(Duration::from_secs(10)), "views differ after rebalance");
@@ -801,6 +805,7 @@ fn a_node_restarted_with_an_old_view_converges() {
     cluster.conn(1).ok(&["CLUSTER", "SETSLOT", &s, "NODE", &cluster.ids[1]]);
     cluster.conn(0).ok(&["CLUSTER", "SETSLOT", &s, "NODE", &cluster.ids[1]]);
     cluster.nodes[2].restart();
+    cluster.wait_ok(Duration::from_secs(15));
     let caught_up = wait_for(Duration::from_secs(15), || cluster.owners(2)[usize::from(slot)] == Some(1));
     assert!(caught_up, "node 2 kept its old view of slot {slot}");
     let key = (0..100_000).map(|n| format!("o{n}")).find(|k| slot_of(k) == slot);
