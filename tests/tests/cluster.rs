@@ -429,6 +429,35 @@ fn moved_for_keys_elsewhere_exact() {
     }
 }
 
+#[test]
+fn six_nodes_moved_and_slots() {
+    let cluster = TestCluster::from_layout(6);
+    let ranges = even_ranges(6);
+    for i in 0..6 {
+        let mut c = cluster.conn(i);
+        for j in 0..6 {
+            let key = cluster.key_on(j, "six");
+            if i == j {
+                c.ok(&["SET", &key, "v"]);
+            } else {
+                c.expect(&["GET", &key], &moved(slot_of(&key), &cluster.addr(j)));
+            }
+        }
+        let mut got: Vec<(i64, i64, i64)> = c
+            .cmd(&["CLUSTER", "SLOTS"])
+            .items()
+            .iter()
+            .map(|r| (r.items()[0].int(), r.items()[1].int(), r.items()[2].items()[1].int()))
+            .collect();
+        got.sort();
+        let want: Vec<(i64, i64, i64)> = (0..6)
+            .map(|j| (i64::from(ranges[j].0), i64::from(ranges[j].1), i64::from(cluster.port(j))))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(c.int(&["DBSIZE"]), 1);
+    }
+}
+
 /// A slot of node 0 with a key in it that is not a slot boundary (any slot of node 0 will do).
 fn migration_slot(cluster: &TestCluster) -> (u16, String) {
     let key = cluster.key_on(0, "mig");
