@@ -158,6 +158,7 @@ struct Launch {
 pub struct NodeBuilder {
     launch: Launch,
     dir: Option<PathBuf>,
+    port: Option<u16>,
 }
 
 impl NodeBuilder {
@@ -171,6 +172,12 @@ impl NodeBuilder {
     /// [`Node::kill9`] and [`Node::terminate`] go to the node itself, not to the wrapper.
     pub fn wrapper(mut self, wrapper: &[&str]) -> NodeBuilder {
         self.launch.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// The port of the first run, instead of a fresh [`free_port`] (a cluster's `nodes.conf` names it).
+    pub fn port(mut self, port: u16) -> NodeBuilder {
+        self.port = Some(port);
         self
     }
 
@@ -189,7 +196,7 @@ impl NodeBuilder {
         let data_dir = self.dir.unwrap_or_else(|| root.path().to_path_buf());
         let bin = &self.launch.bin;
         let name = bin.file_name().map_or_else(|| bin.display().to_string(), |n| n.to_string_lossy().into());
-        let port = free_port();
+        let port = self.port.unwrap_or_else(free_port);
         let log = root.path().join("node.log");
         let child = launch(&self.launch, port, &data_dir, &log, &[]);
         Node {
@@ -302,6 +309,7 @@ impl Node {
         NodeBuilder {
             launch: Launch { bin: bin.to_path_buf(), wrapper: Vec::new(), extra: Vec::new() },
             dir: None,
+            port: None,
         }
     }
 
@@ -1010,6 +1018,434 @@ impl Conn {
     }
 }
 
+// ---- cluster ----
+
+/// The binary the cluster tests run: `CLUSTER_BIN` when set (`/usr/bin/redis-server`, to check a test
+/// against real Redis Cluster), else slotkv's node.
+pub fn cluster_bin() -> PathBuf {
+    match std::env::var_os("CLUSTER_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => node_bin().to_path_buf(),
+    }
+}
+
+/// A free client port whose bus port (`port + 10000`) is free too, as Redis Cluster needs both.
+pub fn free_cluster_port() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port < 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair (port, port + 10000) in 100 attempts");
+}
+
+/// The slots of `n` masters split evenly, as `redis-cli --cluster create` splits them:
+/// `[(0, 5460), (5461, 10922), (10923, 16383)]` for 3.
+pub fn even_ranges(n: usize) -> Vec<(u16, u16)> {
+    let count = slotkv_proto::slot::SLOT_COUNT;
+    let n = n.max(1);
+    let per = count as f64 / n as f64;
+    let mut out = Vec::new();
+    let mut first = 0usize;
+    for i in 0..n {
+        let last =
+            if i + 1 == n { count - 1 } else { ((i as f64 * per + per - 1.0).round() as usize).max(first) };
+        out.push((first as u16, last as u16));
+        first = last + 1;
+    }
+    out
+}
+
+/// The fixed id of layout node `i` (40 hex digits).
+pub fn layout_id(i: usize) -> String {
+    format!("{:08x}", 0x1000_0000 + i).repeat(5)
+}
+
+/// The fixed shard id of layout node `i`.
+pub fn layout_shard_id(i: usize) -> String {
+    format!("{:08x}", 0x5000_0000 + i).repeat(5)
+}
+
+/// A cluster's `nodes.conf` as node `me` keeps it: every node a master on 127.0.0.1 with its ports,
+/// config epoch `i + 1` and its slot range; `vars currentEpoch n`. Redis 7.0 does not write shard ids
+/// (`with_shard_ids` false for it).
+pub fn layout_nodes_conf(ports: &[u16], ranges: &[(u16, u16)], me: usize, with_shard_ids: bool) -> String {
+    let mut out = String::new();
+    for (i, (&port, &(first, last))) in ports.iter().zip(ranges).enumerate() {
+        let shard = if with_shard_ids { format!(",,shard-id={}", layout_shard_id(i)) } else { String::new() };
+        let flags = if i == me { "myself,master" } else { "master" };
+        out.push_str(&format!(
+            "{} 127.0.0.1:{port}@{}{shard} {flags} - 0 0 {} connected {first}-{last}\n",
+            layout_id(i),
+            u32::from(port) + 10000,
+            i + 1
+        ));
+    }
+    out.push_str(&format!("vars currentEpoch {} lastVoteEpoch 0\n", ports.len()));
+    out
+}
+
+/// A line of `CLUSTER NODES`, split into its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodesLine {
+    pub id: String,
+    /// `ip:port@cport` (with `,hostname` when Redis has one).
+    pub addr: String,
+    pub flags: Vec<String>,
+    pub master: String,
+    pub ping_sent: i64,
+    pub pong_recv: i64,
+    pub config_epoch: u64,
+    pub link: String,
+    /// Slot ranges and `[slot->-id]` / `[slot-<-id]` entries, as printed.
+    pub slots: Vec<String>,
+}
+
+impl NodesLine {
+    /// The client port of `ip:port@cport`.
+    pub fn port(&self) -> u16 {
+        self.addr
+            .split('@')
+            .next()
+            .and_then(|hp| hp.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The line without the fields that change by themselves (ping sent, pong received, link state).
+    pub fn stable(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}",
+            self.id,
+            self.addr,
+            self.flags.join(","),
+            self.master,
+            self.config_epoch,
+            self.slots.join(" ")
+        )
+    }
+}
+
+fn is_node_id(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Parses and checks one `CLUSTER NODES` line against the format Redis prints; `Err` says what is wrong.
+pub fn parse_nodes_line(line: &str) -> Result<NodesLine, String> {
+    let words: Vec<&str> = line.split(' ').collect();
+    if words.len() < 8 {
+        return Err(format!("fewer than 8 fields: {line:?}"));
+    }
+    let id = words[0];
+    if !is_node_id(id) {
+        return Err(format!("bad id {id:?}"));
+    }
+    let addr = words[1];
+    let hostport = addr.split(',').next().unwrap_or_default();
+    let (hp, cport) = hostport.split_once('@').ok_or(format!("no @cport in {addr:?}"))?;
+    let (_ip, port) = hp.rsplit_once(':').ok_or(format!("no :port in {addr:?}"))?;
+    port.parse::<u16>().map_err(|_| format!("bad port in {addr:?}"))?;
+    cport.parse::<u16>().map_err(|_| format!("bad bus port in {addr:?}"))?;
+    let flags: Vec<String> = words[2].split(',').map(str::to_string).collect();
+    const KNOWN: [&str; 9] =
+        ["myself", "master", "slave", "fail?", "fail", "handshake", "noaddr", "nofailover", "noflags"];
+    if let Some(f) = flags.iter().find(|f| !KNOWN.contains(&f.as_str())) {
+        return Err(format!("unknown flag {f:?}"));
+    }
+    let master = words[3];
+    if master != "-" && !is_node_id(master) {
+        return Err(format!("bad master field {master:?}"));
+    }
+    let int = |s: &str, what: &str| s.parse::<i64>().map_err(|_| format!("bad {what} {s:?}"));
+    let ping_sent = int(words[4], "ping-sent")?;
+    let pong_recv = int(words[5], "pong-recv")?;
+    let config_epoch = words[6].parse::<u64>().map_err(|_| format!("bad config epoch {:?}", words[6]))?;
+    let link = words[7];
+    if link != "connected" && link != "disconnected" {
+        return Err(format!("bad link state {link:?}"));
+    }
+    let mut slots = Vec::new();
+    for spec in &words[8..] {
+        let ok = if let Some(inner) = spec.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            let pair = inner.split_once("->-").or_else(|| inner.split_once("-<-"));
+            pair.is_some_and(|(slot, id)| slot.parse::<u16>().is_ok_and(|s| s < 16384) && is_node_id(id))
+        } else {
+            let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
+            match (a.parse::<u16>(), b.parse::<u16>()) {
+                (Ok(a), Ok(b)) => a <= b && b < 16384,
+                _ => false,
+            }
+        };
+        if !ok {
+            return Err(format!("bad slot field {spec:?}"));
+        }
+        slots.push(spec.to_string());
+    }
+    Ok(NodesLine {
+        id: id.to_string(),
+        addr: addr.to_string(),
+        flags,
+        master: master.to_string(),
+        ping_sent,
+        pong_recv,
+        config_epoch,
+        link: link.to_string(),
+        slots,
+    })
+}
+
+/// Parses every line of a `CLUSTER NODES` reply; panics naming the bad line.
+#[track_caller]
+pub fn parse_nodes(text: &str) -> Vec<NodesLine> {
+    assert!(text.ends_with('\n'), "CLUSTER NODES must end with a newline: {text:?}");
+    text.lines()
+        .map(|l| parse_nodes_line(l).unwrap_or_else(|e| panic!("CLUSTER NODES line {l:?}: {e}")))
+        .collect()
+}
+
+/// Slot owners by node id from a `CLUSTER NODES` text (16384 entries, `None` for unassigned slots).
+pub fn slot_owners(nodes: &[NodesLine]) -> Vec<Option<String>> {
+    let mut owners = vec![None; slotkv_proto::slot::SLOT_COUNT];
+    for n in nodes {
+        for spec in n.slots.iter().filter(|s| !s.starts_with('[')) {
+            let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
+            let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) else { continue };
+            for owner in owners.iter_mut().take(b + 1).skip(a) {
+                *owner = Some(n.id.clone());
+            }
+        }
+    }
+    owners
+}
+
+impl Conn {
+    /// A field of `CLUSTER INFO` (`cluster_state`).
+    #[track_caller]
+    pub fn cluster_info(&mut self, field: &str) -> String {
+        let info = self.cmd(&["CLUSTER", "INFO"]).text();
+        info_field(&info, field).unwrap_or_else(|| panic!("no {field} in CLUSTER INFO:\n{info}"))
+    }
+
+    /// `CLUSTER NODES`, parsed and checked.
+    #[track_caller]
+    pub fn cluster_nodes(&mut self) -> Vec<NodesLine> {
+        parse_nodes(&self.cmd(&["CLUSTER", "NODES"]).text())
+    }
+}
+
+/// Nodes started with `--cluster-enabled yes` as one cluster, each in its own directory (under one
+/// temporary root) on a port whose bus port is free too. Killed on `Drop`.
+pub struct TestCluster {
+    pub nodes: Vec<Node>,
+    /// Node ids, by node index.
+    pub ids: Vec<String>,
+    bin: PathBuf,
+    /// Kept for its `Drop`, after the nodes (fields drop in order).
+    _root: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// `n` masters of [`cluster_bin`] from a fixed layout, see [`TestCluster::from_layout_bin`].
+    pub fn from_layout(n: usize) -> TestCluster {
+        TestCluster::from_layout_bin(&cluster_bin(), n)
+    }
+
+    /// `n` masters assembled without the cluster bus: each node's `nodes.conf` is written before it starts
+    /// ([`layout_nodes_conf`]: ids [`layout_id`], slots split evenly ([`even_ranges`]), config epochs
+    /// 1..=n). Waits until every node reports `cluster_state:ok` (Redis takes up to 2 s after start).
+    pub fn from_layout_bin(bin: &Path, n: usize) -> TestCluster {
+        let root = tempfile::Builder::new()
+            .prefix("slotkv-cluster-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let ports: Vec<u16> = (0..n).map(|_| free_cluster_port()).collect();
+        let ranges = even_ranges(n);
+        let mut nodes = Vec::new();
+        for (i, &port) in ports.iter().enumerate() {
+            let dir = root.path().join(format!("node{i}"));
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+            let conf = layout_nodes_conf(&ports, &ranges, i, !is_redis(bin));
+            std::fs::write(dir.join("nodes.conf"), conf).unwrap_or_else(|e| panic!("write nodes.conf: {e}"));
+            nodes.push(Node::builder(bin).dir(&dir).port(port).args(&["--cluster-enabled", "yes"]).start());
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            assert_eq!(node.port, ports[i], "node {i} lost its port to another process; its layout is void");
+        }
+        let cluster =
+            TestCluster { nodes, ids: (0..n).map(layout_id).collect(), bin: bin.to_path_buf(), _root: root };
+        cluster.wait_ok(Duration::from_secs(15));
+        cluster
+    }
+
+    /// `n` empty masters of [`cluster_bin`] joined by `redis-cli --cluster create ... --cluster-yes`
+    /// (needs `CLUSTER MEET` and the bus); waits until every node knows all and reports `cluster_state:ok`.
+    pub fn create_with_redis_cli(n: usize) -> TestCluster {
+        TestCluster::create_with_redis_cli_bin(&cluster_bin(), n)
+    }
+
+    /// [`TestCluster::create_with_redis_cli`] with another binary.
+    pub fn create_with_redis_cli_bin(bin: &Path, n: usize) -> TestCluster {
+        let root = tempfile::Builder::new()
+            .prefix("slotkv-cluster-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let dir = root.path().join(format!("node{i}"));
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+            let port = free_cluster_port();
+            nodes.push(Node::builder(bin).dir(&dir).port(port).args(&["--cluster-enabled", "yes"]).start());
+        }
+        let mut args = vec!["--cluster".to_string(), "create".to_string()];
+        args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
+        args.push("--cluster-yes".into());
+        let out = redis_cli(&args);
+        assert!(
+            out.status.success() && out.stdout.contains("[OK] All 16384 slots covered"),
+            "redis-cli {args:?}:\n{out}"
+        );
+        let ids = nodes.iter().map(|node| node.conn().cmd(&["CLUSTER", "MYID"]).text()).collect();
+        let cluster = TestCluster { nodes, ids, bin: bin.to_path_buf(), _root: root };
+        cluster.wait_ok(Duration::from_secs(20));
+        cluster
+    }
+
+    /// Whether the nodes are real `redis-server`s (checking the tests' expectations).
+    pub fn is_redis(&self) -> bool {
+        is_redis(&self.bin)
+    }
+
+    pub fn port(&self, i: usize) -> u16 {
+        self.nodes[i].port
+    }
+
+    /// `127.0.0.1:<port>` of node `i`, as redirects name it.
+    pub fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.nodes[i].port)
+    }
+
+    pub fn conn(&self, i: usize) -> Conn {
+        self.nodes[i].conn()
+    }
+
+    /// Slot owners (node indexes) as node `via` sees them.
+    #[track_caller]
+    pub fn owners(&self, via: usize) -> Vec<Option<usize>> {
+        let nodes = self.conn(via).cluster_nodes();
+        slot_owners(&nodes)
+            .into_iter()
+            .map(|id| id.and_then(|id| self.ids.iter().position(|x| *x == id)))
+            .collect()
+    }
+
+    /// Polls until every node answers `cluster_state:ok` and knows every other node; panics after `timeout`
+    /// with what each node reports.
+    #[track_caller]
+    pub fn wait_ok(&self, timeout: Duration) {
+        let n = self.nodes.len().to_string();
+        let ok = wait_for(timeout, || {
+            self.nodes.iter().all(|node| {
+                let mut c = node.conn();
+                c.cluster_info("cluster_state") == "ok" && c.cluster_info("cluster_known_nodes") == n
+            })
+        });
+        if !ok {
+            let report: Vec<String> =
+                self.nodes.iter().map(|node| node.conn().cmd(&["CLUSTER", "INFO"]).text()).collect();
+            panic!("the cluster did not become ok within {timeout:?}:\n{}", report.join("\n"));
+        }
+    }
+
+    /// Polls until every node's `CLUSTER NODES`, without the fields that change by themselves, is the same
+    /// set of lines (flags `myself` removed); false after `timeout`.
+    pub fn wait_agree(&self, timeout: Duration) -> bool {
+        wait_for(timeout, || {
+            let views: Vec<Vec<String>> = self.nodes.iter().map(|node| self.view(node)).collect();
+            views.windows(2).all(|w| w[0] == w[1])
+        })
+    }
+
+    /// One node's view, comparable across nodes: sorted stable lines, without `myself` and slot states.
+    fn view(&self, node: &Node) -> Vec<String> {
+        let mut lines: Vec<String> = node
+            .conn()
+            .cluster_nodes()
+            .into_iter()
+            .map(|mut l| {
+                l.flags.retain(|f| f != "myself");
+                l.slots.retain(|s| !s.starts_with('['));
+                l.stable()
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    /// A key named `<prefix><n>` whose slot node `i` serves in the layout that node `via` reports.
+    #[track_caller]
+    pub fn key_on(&self, i: usize, prefix: &str) -> String {
+        let owners = self.owners(0);
+        (0..100_000)
+            .map(|n| format!("{prefix}{n}"))
+            .find(|k| owners[usize::from(slotkv_proto::slot::key_slot(k.as_bytes()))] == Some(i))
+            .unwrap_or_else(|| panic!("no key with prefix {prefix:?} on node {i}"))
+    }
+
+    /// Restarts every node (`SIGKILL` first when `crash`, else `SIGTERM`) on its directory and port.
+    #[track_caller]
+    pub fn restart_all(&mut self, crash: bool) {
+        for node in &mut self.nodes {
+            if crash {
+                node.kill9();
+            } else {
+                node.terminate();
+            }
+        }
+        let ports: Vec<u16> = self.nodes.iter().map(|n| n.port).collect();
+        for node in &mut self.nodes {
+            node.restart();
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            assert_eq!(node.port, ports[i], "node {i} came back on another port");
+        }
+    }
+}
+
+/// What a tool printed and how it ended.
+pub struct ToolOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for ToolOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({})\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
+    }
+}
+
+/// Runs a program (`redis-cli`, `redis-benchmark`) to its end, with no input.
+#[track_caller]
+pub fn run_tool<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> ToolOutput {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    ToolOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `redis-cli` with `args`.
+#[track_caller]
+pub fn redis_cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> ToolOutput {
+    run_tool("redis-cli", args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1087,5 +1523,30 @@ mod tests {
         let info = "# Server\r\nredis_version:7.2.4\r\nport:1\r\n";
         assert_eq!(info_field(info, "redis_version").as_deref(), Some("7.2.4"));
         assert_eq!(info_field(info, "redis"), None);
+    }
+
+    #[test]
+    fn cluster_layout_and_nodes_lines() {
+        assert_eq!(even_ranges(3), vec![(0, 5460), (5461, 10922), (10923, 16383)]);
+        assert_eq!(even_ranges(1), vec![(0, 16383)]);
+        assert_eq!(even_ranges(6).last(), Some(&(13653, 16383)));
+        let conf = layout_nodes_conf(&[7000, 7001], &even_ranges(2), 1, false);
+        let lines: Vec<&str> = conf.lines().collect();
+        assert_eq!(
+            lines[1],
+            format!("{} 127.0.0.1:7001@17001 myself,master - 0 0 2 connected 8192-16383", layout_id(1))
+        );
+        assert_eq!(lines[2], "vars currentEpoch 2 lastVoteEpoch 0");
+        let nodes = parse_nodes(&format!("{}\n{}\n", lines[0], lines[1]));
+        assert_eq!(nodes[1].port(), 7001);
+        let owners = slot_owners(&nodes);
+        assert_eq!(owners[8191].as_deref(), Some(layout_id(0).as_str()));
+        assert_eq!(owners[8192].as_deref(), Some(layout_id(1).as_str()));
+        let id = layout_id(0);
+        assert!(parse_nodes_line(&format!("{id} :7000@17000 myself,master - 0 0 0 connected 5 [5->-{id}]"))
+            .is_ok());
+        assert!(parse_nodes_line(&format!("{id} :7000@17000 myself,master - 0 0 0 connected 5-2")).is_err());
+        assert!(parse_nodes_line(&format!("{id} :7000 myself,master - 0 0 0 connected")).is_err());
+        assert!(parse_nodes_line(&format!("{id} :7000@17000 myself,boss - 0 0 0 connected")).is_err());
     }
 }
