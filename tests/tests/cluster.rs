@@ -742,7 +742,6 @@ fn redis_benchmark_cluster_runs_without_errors() {
 // ---- needs the cluster bus ----
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn redis_cli_create_check_reshard_rebalance() {
     let cluster = TestCluster::create_with_redis_cli(3);
     let entry = cluster.addr(0);
@@ -797,7 +796,6 @@ fn redis_cli_create_check_reshard_rebalance() {
 }
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn a_change_told_to_one_node_reaches_all() {
     let cluster = TestCluster::from_layout(3);
     // A fourth node, met by node 0 only.
@@ -824,7 +822,6 @@ fn a_change_told_to_one_node_reaches_all() {
 }
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn a_node_restarted_with_an_old_view_converges() {
     let mut cluster = TestCluster::from_layout(3);
     let (slot, _) = migration_slot(&cluster);
@@ -845,7 +842,6 @@ fn a_node_restarted_with_an_old_view_converges() {
 }
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn publish_on_one_node_reaches_subscribers_on_another() {
     let cluster = TestCluster::from_layout(3);
     let mut sub = cluster.conn(2);

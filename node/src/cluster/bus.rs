@@ -32,6 +32,8 @@ const GOSSIP: usize = 3;
 pub const FORGET_MS: i64 = 60_000;
 /// The biggest message accepted (a slot bitmap and gossip are far smaller).
 const MAX_MESSAGE: usize = 1 << 20;
+/// Bytes kept for a peer whose link is down (published messages); beyond this they are dropped.
+const MAX_WAITING: usize = 1 << 20;
 
 struct Link {
     stream: TcpStream,
@@ -54,6 +56,8 @@ pub struct Bus {
     /// The outbound link of each peer.
     outbound: HashMap<NodeId, usize>,
     args: Args,
+    /// Messages for peers whose outbound link is not connected yet, sent once it is.
+    waiting: HashMap<NodeId, Vec<u8>>,
     pub sent: u64,
     pub received: u64,
 }
@@ -96,6 +100,7 @@ impl Bus {
                         links: Slab::new(),
                         outbound: HashMap::new(),
                         args: Args::new(),
+                        waiting: HashMap::new(),
                         sent: 0,
                         received: 0,
                     });
@@ -159,10 +164,14 @@ impl Bus {
                     broken = true;
                 }
                 match link.stream.peer_addr() {
-                    Ok(_) => {
+                    Ok(_) if !broken => {
                         link.connected = true;
                         link.local = link.stream.local_addr().ok();
+                        if let Some(waiting) = link.node.as_ref().and_then(|n| self.waiting.remove(n)) {
+                            link.wbuf.extend_from_slice(&waiting);
+                        }
                     }
+                    Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                     Err(_) => broken = true,
                 }
@@ -489,6 +498,7 @@ impl Bus {
         c.messages_sent = self.sent;
         c.messages_received = self.received;
         c.forgotten.retain(|_, until| *until > now);
+        self.waiting.retain(|id, _| c.nodes.contains_key(id));
         let expired: Vec<NodeId> = c
             .nodes
             .values()
@@ -567,16 +577,29 @@ impl Bus {
     pub fn send_outbox(&mut self, srv: &mut Server, registry: &Registry) {
         let Some(c) = srv.cluster.as_mut() else { return };
         let outbox = std::mem::take(&mut c.outbox);
-        if !outbox.is_empty() {
-            let links: Vec<usize> = self.outbound.values().copied().collect();
-            for l in links {
-                if self.links.get(l).is_some_and(|l| l.connected) {
-                    for msg in &outbox {
-                        if let Some(link) = self.links.get_mut(l) {
-                            link.wbuf.extend_from_slice(msg);
-                        }
+        if outbox.is_empty() {
+            return;
+        }
+        let peers: Vec<NodeId> =
+            c.nodes.values().filter(|n| n.id != c.myself && !n.handshake()).map(|n| n.id.clone()).collect();
+        for peer in peers {
+            let link =
+                self.outbound.get(&peer).copied().filter(|&l| self.links.get(l).is_some_and(|l| l.connected));
+            match link {
+                Some(l) => {
+                    if let Some(link) = self.links.get_mut(l) {
+                        outbox.iter().for_each(|m| link.wbuf.extend_from_slice(m));
                     }
                     self.flush(l, registry);
+                }
+                None => {
+                    // The link is (re)connecting: keep the messages for it, up to a bound.
+                    let waiting = self.waiting.entry(peer).or_default();
+                    for m in &outbox {
+                        if waiting.len() + m.len() <= MAX_WAITING {
+                            waiting.extend_from_slice(m);
+                        }
+                    }
                 }
             }
         }
