@@ -855,3 +855,25 @@ fn publish_on_one_node_reaches_subscribers_on_another() {
     assert_eq!(sub.read_raw(), want);
     assert_eq!(sub1.read_raw(), want);
 }
+
+/// A node that loses a slot to a newer claim drops the slot's keys, as Redis does: they are unreachable,
+/// and would come back stale if the slot returned.
+#[test]
+fn a_lost_slot_drops_its_keys() {
+    let cluster = TestCluster::from_layout(3);
+    let mut c0 = cluster.conn(0);
+    let key = cluster.key_on(0, "lost");
+    c0.ok(&["SET", &key, "v"]);
+    let slot = c0.int(&["CLUSTER", "KEYSLOT", &key]);
+    // Node 1 (config epoch 2) claims the slot of node 0 (epoch 1): its claim wins on every node.
+    let id1 = cluster.ids[1].clone();
+    cluster.conn(1).ok(&["CLUSTER", "SETSLOT", &slot.to_string(), "NODE", &id1]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c0.int(&["DBSIZE"]) != 0 {
+        assert!(std::time::Instant::now() < deadline, "node 0 still holds the key of slot {slot}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let moved = c0.err(&["GET", &key]);
+    assert_eq!(moved, format!("MOVED {slot} 127.0.0.1:{}", cluster.port(1)));
+    assert!(cluster.wait_agree(Duration::from_secs(10)), "CLUSTER NODES differ");
+}

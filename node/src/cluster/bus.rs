@@ -653,6 +653,7 @@ fn claim_slots(c: &mut Cluster, sender: &str, epoch: u64, bits: &[u8]) -> Option
                 if owner.as_deref() == Some(c.myself.as_str()) {
                     tracing::info!("Slot {s} now served by {sender} (config epoch {epoch})");
                     c.migrating.remove(&(s as u16));
+                    c.lost.push(s as u16);
                 }
                 if let Some(slot) = c.slots.get_mut(s) {
                     *slot = Some(sender.to_string());

@@ -95,6 +95,8 @@ pub struct Cluster {
     /// Slots with an owner, counted again after every change ([`Cluster::recount`]), so that the state
     /// check on every command is O(1).
     assigned_count: usize,
+    /// Slots this node lost to a newer claim: their keys are dropped at the end of the tick.
+    pub lost: Vec<u16>,
     /// Bus messages sent and received (`CLUSTER INFO`), copied from the bus every tick.
     pub messages_sent: u64,
     pub messages_received: u64,
@@ -127,6 +129,7 @@ impl Cluster {
             forgotten: Default::default(),
             outbox: Vec::new(),
             assigned_count: 0,
+            lost: Vec::new(),
             messages_sent: 0,
             messages_received: 0,
         }
@@ -257,8 +260,21 @@ pub fn start(srv: &mut crate::server::Server) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `cluster-config-file` if the view changed (the bus learned something).
+/// Writes `cluster-config-file` if the view changed (the bus learned something), and drops the keys of
+/// slots this node lost (as Redis does: they are unreachable, and would be stale if the slot came back).
 pub fn save_if_changed(srv: &mut crate::server::Server) {
+    let Some(c) = srv.cluster.as_mut() else { return };
+    for slot in std::mem::take(&mut c.lost) {
+        let keys = srv.db.drop_slot(slot as usize);
+        if !keys.is_empty() {
+            tracing::warn!("Dropped {} keys of slot {slot}, now served by another node", keys.len());
+        }
+        if srv.feed.on {
+            for key in &keys {
+                srv.feed.emit(&[b"DEL", key]);
+            }
+        }
+    }
     let Some(c) = srv.cluster.as_mut() else { return };
     if !c.dirty {
         return;

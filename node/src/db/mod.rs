@@ -259,6 +259,18 @@ impl Db {
         self.volatile = 0;
     }
 
+    /// Drops every key of one slot (the slot moved to another node); returns their names.
+    pub fn drop_slot(&mut self, idx: usize) -> Vec<Vec<u8>> {
+        self.preserve(idx);
+        let Some(slot) = self.slots.get_mut(idx) else { return Vec::new() };
+        let keys: Vec<Vec<u8>> = slot.table.iter().map(|e| e.key().to_vec()).collect();
+        self.keys -= keys.len();
+        self.volatile -= slot.volatile;
+        self.dirty += keys.len() as u64;
+        *slot = Slot::default();
+        keys
+    }
+
     /// Keys in one slot.
     pub fn slot_len(&self, slot: usize) -> usize {
         self.slots.get(slot).map_or(0, |s| s.table.len())
