@@ -877,3 +877,60 @@ fn a_lost_slot_drops_its_keys() {
     assert_eq!(moved, format!("MOVED {slot} 127.0.0.1:{}", cluster.port(1)));
     assert!(cluster.wait_agree(Duration::from_secs(10)), "CLUSTER NODES differ");
 }
+
+/// `CLUSTER LINKS` lists each peer's outbound (`to`) and inbound (`from`) bus link, with Redis's fields.
+#[test]
+fn cluster_links_list_both_directions() {
+    let cluster = TestCluster::from_layout(3);
+    let mut c = cluster.conn(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let links = c.cmd(&["CLUSTER", "LINKS"]).items();
+        let as_text = |r: &Reply| match r {
+            Reply::Int(n) => n.to_string(),
+            other => other.text(),
+        };
+        let fields: Vec<Vec<String>> =
+            links.iter().map(|l| l.items().iter().map(as_text).collect()).collect();
+        let count = |dir: &str| fields.iter().filter(|f| f.get(1).map(String::as_str) == Some(dir)).count();
+        if count("to") == 2 && count("from") == 2 {
+            let first = fields.first().cloned().unwrap_or_default();
+            let names: Vec<&str> = first.iter().step_by(2).map(String::as_str).collect();
+            assert_eq!(
+                names,
+                ["direction", "node", "create-time", "events", "send-buffer-allocated", "send-buffer-used"]
+            );
+            assert!(cluster.ids.iter().skip(1).any(|id| first.get(3) == Some(id)), "{first:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "links of node 0: {fields:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `cluster-announce-ip` and `cluster-announce-port` are what the node says it is.
+#[test]
+fn announced_address_is_shown() {
+    let port = free_cluster_port();
+    let node = Node::builder(&cluster_bin())
+        .port(port)
+        .args(&[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-announce-ip",
+            "10.9.8.7",
+            "--cluster-announce-port",
+            "7777",
+        ])
+        .start();
+    let mut c = node.conn();
+    c.ok(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    let nodes =
+        c.bulk(&["CLUSTER", "NODES"]).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    assert!(nodes.contains(&format!(" 10.9.8.7:7777@{} myself,master ", port + 10000)), "{nodes}");
+    let slots = c.cmd(&["CLUSTER", "SLOTS"]).items();
+    let first = slots.first().map(|s| s.items()).unwrap_or_default();
+    let addr = first.get(2).map(|n| n.items()).unwrap_or_default();
+    assert_eq!(addr.first().map(|a| a.text()), Some("10.9.8.7".to_string()));
+    assert_eq!(addr.get(1).map(|p| p.int()), Some(7777));
+}

@@ -497,6 +497,20 @@ impl Bus {
         let Some(c) = srv.cluster.as_mut() else { return };
         c.messages_sent = self.sent;
         c.messages_received = self.received;
+        c.links = self
+            .links
+            .iter()
+            .filter_map(|(_, l)| {
+                Some(super::LinkInfo {
+                    outbound: l.outbound,
+                    node: l.node.clone()?,
+                    created_ms: l.opened,
+                    writing: !l.wbuf.is_empty(),
+                    send_buffer_allocated: l.wbuf.capacity(),
+                    send_buffer_used: l.wbuf.len(),
+                })
+            })
+            .collect();
         c.forgotten.retain(|_, until| *until > now);
         self.waiting.retain(|id, _| c.nodes.contains_key(id));
         let expired: Vec<NodeId> = c

@@ -472,9 +472,26 @@ pub fn shards(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// `CLUSTER LINKS`: every bus link, as Redis 7 lists them.
 pub fn links(ctx: &mut Ctx) -> CmdResult {
-    cluster(ctx)?;
-    ctx.me.out.array(0);
+    let links = cluster(ctx)?.links.clone();
+    let out = &mut ctx.me.out;
+    out.array(links.len());
+    for l in links {
+        out.map(6);
+        out.bulk(b"direction");
+        out.bulk(if l.outbound { b"to".as_slice() } else { b"from".as_slice() });
+        out.bulk(b"node");
+        out.bulk(l.node.as_bytes());
+        out.bulk(b"create-time");
+        out.int(l.created_ms);
+        out.bulk(b"events");
+        out.bulk(if l.writing { b"rw".as_slice() } else { b"r".as_slice() });
+        out.bulk(b"send-buffer-allocated");
+        out.int(l.send_buffer_allocated as i64);
+        out.bulk(b"send-buffer-used");
+        out.int(l.send_buffer_used as i64);
+    }
     Ok(())
 }
 

@@ -69,6 +69,18 @@ impl Node {
     }
 }
 
+/// One bus link, as `CLUSTER LINKS` shows it.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    /// `to` (this node connected) or `from` (the peer connected).
+    pub outbound: bool,
+    pub node: NodeId,
+    pub created_ms: i64,
+    pub writing: bool,
+    pub send_buffer_allocated: usize,
+    pub send_buffer_used: usize,
+}
+
 /// A fresh random id, as Redis makes them (40 hex digits).
 pub fn random_id() -> String {
     (0..40).map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0')).collect()
@@ -95,6 +107,8 @@ pub struct Cluster {
     /// Slots with an owner, counted again after every change ([`Cluster::recount`]), so that the state
     /// check on every command is O(1).
     assigned_count: usize,
+    /// The bus links as of the last cron tick, for `CLUSTER LINKS`.
+    pub links: Vec<LinkInfo>,
     /// Slots this node lost to a newer claim: their keys are dropped at the end of the tick.
     pub lost: Vec<u16>,
     /// Bus messages sent and received (`CLUSTER INFO`), copied from the bus every tick.
@@ -129,6 +143,7 @@ impl Cluster {
             forgotten: Default::default(),
             outbox: Vec::new(),
             assigned_count: 0,
+            links: Vec::new(),
             lost: Vec::new(),
             messages_sent: 0,
             messages_received: 0,

@@ -178,6 +178,7 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
         forgotten: Default::default(),
         outbox: Vec::new(),
         assigned_count: 0,
+        links: Vec::new(),
         lost: Vec::new(),
         messages_sent: 0,
         messages_received: 0,
