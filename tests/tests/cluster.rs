@@ -934,3 +934,46 @@ fn announced_address_is_shown() {
     assert_eq!(addr.first().map(|a| a.text()), Some("10.9.8.7".to_string()));
     assert_eq!(addr.get(1).map(|p| p.int()), Some(7777));
 }
+
+/// `SLOTKV MIGRATESLOT`: the source picks the next keys of the slot and moves them as MIGRATE KEYS does,
+/// one round trip per chunk, until `+NOKEY`; then the usual SETSLOT NODE ends the move.
+#[test]
+fn slotkv_migrateslot_moves_a_slot_in_chunks() {
+    let cluster = TestCluster::from_layout(3);
+    let tag = cluster.key_on(0, "bulk");
+    let slot = key_slot(tag.as_bytes()).to_string();
+    let mut src = cluster.conn(0);
+    let mut dst = cluster.conn(1);
+    for chunk in 0..5 {
+        let mut mset = vec!["MSET".to_string()];
+        for i in chunk * 500..(chunk + 1) * 500 {
+            mset.push(format!("{{{tag}}}:{i}"));
+            mset.push(format!("v{i}"));
+        }
+        src.ok(&mset);
+    }
+    assert_eq!(src.int(&["PEXPIRE", &format!("{{{tag}}}:7"), "600000"]), 1);
+    let (id0, id1) = (cluster.ids[0].clone(), cluster.ids[1].clone());
+    dst.ok(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &id0]);
+    src.ok(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &id1]);
+    let port1 = cluster.port(1).to_string();
+    let mut chunks = 0;
+    loop {
+        match src.cmd(&["SLOTKV", "MIGRATESLOT", "127.0.0.1", &port1, &slot, "1000", "5000"]) {
+            Reply::Simple(s) if s == "OK" => chunks += 1,
+            Reply::Simple(s) if s == "NOKEY" => break,
+            other => panic!("SLOTKV MIGRATESLOT answered {other:?}"),
+        }
+        assert!(chunks <= 3, "more chunks than keys / 1000");
+    }
+    assert_eq!(chunks, 3);
+    for i in 0..3 {
+        cluster.conn(i).ok(&["CLUSTER", "SETSLOT", &slot, "NODE", &id1]);
+    }
+    assert_eq!(src.int(&["CLUSTER", "COUNTKEYSINSLOT", &slot]), 0);
+    assert_eq!(dst.int(&["CLUSTER", "COUNTKEYSINSLOT", &slot]), 2500);
+    assert_eq!(dst.bulk(&["GET", &format!("{{{tag}}}:1234")]), Some(b"v1234".to_vec()));
+    let ttl = dst.int(&["PTTL", &format!("{{{tag}}}:7")]);
+    assert!(ttl > 500_000 && ttl <= 600_000, "TTL kept: {ttl}");
+    assert_eq!(src.err(&["GET", &format!("{{{tag}}}:1")]), format!("MOVED {slot} 127.0.0.1:{port1}"));
+}

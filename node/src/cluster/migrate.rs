@@ -257,6 +257,38 @@ pub fn migrate(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// `SLOTKV MIGRATESLOT host port slot count timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]`: our
+/// extension for resharding: `MIGRATE ... KEYS` of the next `count` keys of `slot`, chosen here, so a
+/// mover needs one round trip per chunk (no `CLUSTER GETKEYSINSLOT`, no key names going back and forth)
+/// and can move big chunks. Replies as `MIGRATE` does; `+NOKEY` once the slot has no key left. Like
+/// `MIGRATE`, a chunk blocks this node until the target acknowledged it: `count` bounds that time.
+pub fn migrate_slot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let arg = |i: usize| a.get(i).copied().unwrap_or_default();
+    let slot = std::str::from_utf8(arg(4))
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&s| s < slotkv_proto::slot::SLOT_COUNT)
+        .ok_or(CmdError::Static("ERR Invalid or out of range slot"))?;
+    let count = std::str::from_utf8(arg(5))
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .ok_or(CmdError::Static("ERR count should be greater than 0"))?;
+    let now = ctx.now;
+    let keys: Vec<Vec<u8>> =
+        ctx.srv.db.slot_entries(slot, now).take(count).map(|e| e.key().to_vec()).collect();
+    if keys.is_empty() {
+        ctx.me.out.simple("NOKEY");
+        return Ok(());
+    }
+    // MIGRATE host port "" 0 timeout [options] KEYS key...
+    let mut argv: Vec<&[u8]> = vec![b"MIGRATE", arg(2), arg(3), b"", b"0", arg(6)];
+    argv.extend(a.get(7..).unwrap_or_default().iter().copied());
+    argv.push(b"KEYS");
+    argv.extend(keys.iter().map(Vec::as_slice));
+    migrate(ctx, &argv)
+}
+
 /// `AUTH`, `SELECT` if asked, and one `RESTORE[-ASKING] key ttl payload [REPLACE]` per key, in RESP.
 fn build_request(args: &Args, select: bool, restore: &[u8], items: &[(&[u8], i64, Vec<u8>)]) -> Vec<u8> {
     let mut out =
