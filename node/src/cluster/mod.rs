@@ -131,15 +131,31 @@ impl Cluster {
         let mut me = Node::new(id.clone(), announce_ip.to_string(), port, cport);
         me.flags.insert(0, "myself".into());
         nodes.insert(id.clone(), me);
-        Cluster {
-            myself: id,
+        let mut c =
+            Cluster::with_view(id, nodes, vec![None; SLOT_COUNT], BTreeMap::new(), BTreeMap::new(), 0, 0);
+        c.dirty = true;
+        c
+    }
+
+    /// A cluster from its persisted view (what `nodes.conf` holds); the run-time state starts empty.
+    pub fn with_view(
+        myself: NodeId,
+        nodes: BTreeMap<NodeId, Node>,
+        slots: Vec<Option<NodeId>>,
+        migrating: BTreeMap<u16, NodeId>,
+        importing: BTreeMap<u16, NodeId>,
+        current_epoch: u64,
+        last_vote_epoch: u64,
+    ) -> Cluster {
+        let mut c = Cluster {
+            myself,
             nodes,
-            slots: vec![None; SLOT_COUNT],
-            migrating: BTreeMap::new(),
-            importing: BTreeMap::new(),
-            current_epoch: 0,
-            last_vote_epoch: 0,
-            dirty: true,
+            slots,
+            migrating,
+            importing,
+            current_epoch,
+            last_vote_epoch,
+            dirty: false,
             forgotten: Default::default(),
             outbox: Vec::new(),
             assigned_count: 0,
@@ -147,7 +163,9 @@ impl Cluster {
             lost: Vec::new(),
             messages_sent: 0,
             messages_received: 0,
-        }
+        };
+        c.recount();
+        c
     }
 
     /// Counts the assigned slots again; after any change to `slots`.

@@ -166,25 +166,7 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
     let myself = myself.ok_or("no node is flagged myself")?;
     // Nodes still in handshake are not kept: the handshake starts over if someone still gossips them.
     nodes.retain(|_, n: &mut Node| !n.handshake());
-    let mut c = Cluster {
-        myself,
-        nodes,
-        slots,
-        migrating,
-        importing,
-        current_epoch,
-        last_vote_epoch,
-        dirty: false,
-        forgotten: Default::default(),
-        outbox: Vec::new(),
-        assigned_count: 0,
-        links: Vec::new(),
-        lost: Vec::new(),
-        messages_sent: 0,
-        messages_received: 0,
-    };
-    c.recount();
-    Ok(c)
+    Ok(Cluster::with_view(myself, nodes, slots, migrating, importing, current_epoch, last_vote_epoch))
 }
 
 #[cfg(test)]

@@ -480,14 +480,10 @@ impl Player {
         let mut p = from;
         while p < to {
             let bytes = r.slice(p, to);
-            let n = match next_item(bytes, &self.limits, &mut self.args) {
-                Item::Command(n) => n,
-                // Seals inside a played range only occur between the batches of a `MULTI` block.
-                Item::Seal(_) => {
-                    p += SEAL_LEN as u64;
-                    continue;
-                }
-                _ => return Err(r.err(p, ErrorKind::Corrupt, "unparsable command in a verified batch")),
+            // Seals inside a played range only occur between the batches of a `MULTI` block.
+            let Some(n) = verified_item(r, &self.limits, &mut self.args, p, to)? else {
+                p += SEAL_LEN as u64;
+                continue;
             };
             let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::new();
             self.args.slices(bytes, &mut argv);
@@ -512,6 +508,22 @@ impl Player {
     }
 }
 
+/// The item at `p` of a range whose checksums were verified: `Some(length)` of a command, parsed into
+/// `args`, or `None` for a seal line.
+fn verified_item(
+    r: &Reader,
+    limits: &Limits,
+    args: &mut Args,
+    p: u64,
+    to: u64,
+) -> Result<Option<usize>, LoadError> {
+    match next_item(r.slice(p, to), limits, args) {
+        Item::Command(n) => Ok(Some(n)),
+        Item::Seal(_) => Ok(None),
+        _ => Err(r.err(p, ErrorKind::Corrupt, "unparsable command in a verified batch")),
+    }
+}
+
 /// Applies every command in `[from, to)`, seals skipped: a whole `MULTI ... EXEC` block.
 fn play_all(
     stats: &mut ReplayStats,
@@ -525,13 +537,9 @@ fn play_all(
     let mut args = Args::new();
     while p < to {
         let bytes = r.slice(p, to);
-        let n = match next_item(bytes, limits, &mut args) {
-            Item::Command(n) => n,
-            Item::Seal(_) => {
-                p += SEAL_LEN as u64;
-                continue;
-            }
-            _ => return Err(r.err(p, ErrorKind::Corrupt, "unparsable command in a verified batch")),
+        let Some(n) = verified_item(r, limits, &mut args, p, to)? else {
+            p += SEAL_LEN as u64;
+            continue;
         };
         let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::new();
         args.slices(bytes, &mut argv);
