@@ -977,3 +977,28 @@ fn slotkv_migrateslot_moves_a_slot_in_chunks() {
     assert!(ttl > 500_000 && ttl <= 600_000, "TTL kept: {ttl}");
     assert_eq!(src.err(&["GET", &format!("{{{tag}}}:1")]), format!("MOVED {slot} 127.0.0.1:{port1}"));
 }
+
+/// A `SLOTKV MIGRATESLOT` chunk also stops at 4 MB of payload, so big values go a few at a time.
+#[test]
+fn slotkv_migrateslot_bounds_a_chunk_by_bytes() {
+    let cluster = TestCluster::from_layout(3);
+    let tag = cluster.key_on(0, "big");
+    let slot = key_slot(tag.as_bytes()).to_string();
+    let mut src = cluster.conn(0);
+    let value = "x".repeat(1 << 20);
+    for i in 0..10 {
+        src.ok(&["SET", &format!("{{{tag}}}:{i}"), &value]);
+    }
+    let (id0, id1) = (cluster.ids[0].clone(), cluster.ids[1].clone());
+    cluster.conn(1).ok(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &id0]);
+    src.ok(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &id1]);
+    let port1 = cluster.port(1).to_string();
+    let mut left = Vec::new();
+    while src.cmd(&["SLOTKV", "MIGRATESLOT", "127.0.0.1", &port1, &slot, "1000", "5000"])
+        == Reply::Simple("OK".into())
+    {
+        left.push(src.int(&["CLUSTER", "COUNTKEYSINSLOT", &slot]));
+    }
+    // 1 MB values: 4 per chunk (the fifth would pass 4 MB).
+    assert_eq!(left, vec![6, 2, 0]);
+}

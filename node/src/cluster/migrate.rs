@@ -160,17 +160,29 @@ fn parse<'a>(a: &[&'a [u8]]) -> Result<Args<'a>, CmdError> {
 
 pub fn migrate(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let args = parse(a)?;
+    migrate_keys(ctx, &args, usize::MAX)
+}
+
+/// MIGRATE of `args.keys`, stopping once the payloads reach `max_bytes` (at least one key goes): the
+/// rest stays for the next call.
+fn migrate_keys(ctx: &mut Ctx, args: &Args, max_bytes: usize) -> CmdResult {
     let now = ctx.now;
     // The keys that exist, with what to send for each: (key, ttl ms or 0, payload).
     let mut items: Vec<(&[u8], i64, Vec<u8>)> = Vec::new();
+    let mut bytes = 0usize;
     for &key in &args.keys {
+        if bytes >= max_bytes {
+            break;
+        }
         let Some(entry) = ctx.srv.db.get(key, now) else { continue };
         let ttl = match entry.expire_at() {
             0 => 0,
             at if at < now => continue,
             at => (at - now).max(1),
         };
-        items.push((key, ttl, serialize::encode(entry)));
+        let payload = serialize::encode(entry);
+        bytes += payload.len();
+        items.push((key, ttl, payload));
     }
     if items.is_empty() {
         ctx.me.out.simple("NOKEY");
@@ -258,10 +270,11 @@ pub fn migrate(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 }
 
 /// `SLOTKV MIGRATESLOT host port slot count timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]`: our
-/// extension for resharding: `MIGRATE ... KEYS` of the next `count` keys of `slot`, chosen here, so a
-/// mover needs one round trip per chunk (no `CLUSTER GETKEYSINSLOT`, no key names going back and forth)
-/// and can move big chunks. Replies as `MIGRATE` does; `+NOKEY` once the slot has no key left. Like
-/// `MIGRATE`, a chunk blocks this node until the target acknowledged it: `count` bounds that time.
+/// extension for resharding: `MIGRATE ... KEYS` of the next `count` keys of `slot` (fewer once their
+/// payloads reach [`CHUNK_BYTES`]), chosen here, so a mover needs one round trip per chunk (no `CLUSTER
+/// GETKEYSINSLOT`, no key names going back and forth). Replies as `MIGRATE` does; `+NOKEY` once the slot
+/// has no key left. Like `MIGRATE`, a chunk blocks this node until the target acknowledged it: `count`
+/// and the byte bound limit that time (one value bigger than the bound still goes whole).
 pub fn migrate_slot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let arg = |i: usize| a.get(i).copied().unwrap_or_default();
     let slot = std::str::from_utf8(arg(4))
@@ -286,8 +299,12 @@ pub fn migrate_slot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     argv.extend(a.get(7..).unwrap_or_default().iter().copied());
     argv.push(b"KEYS");
     argv.extend(keys.iter().map(Vec::as_slice));
-    migrate(ctx, &argv)
+    let args = parse(&argv)?;
+    migrate_keys(ctx, &args, CHUNK_BYTES)
 }
+
+/// Payload bytes one `SLOTKV MIGRATESLOT` call sends at most (plus the last key's).
+pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// `AUTH`, `SELECT` if asked, and one `RESTORE[-ASKING] key ttl payload [REPLACE]` per key, in RESP.
 fn build_request(args: &Args, select: bool, restore: &[u8], items: &[(&[u8], i64, Vec<u8>)]) -> Vec<u8> {
