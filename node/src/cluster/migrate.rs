@@ -210,7 +210,7 @@ fn migrate_keys(ctx: &mut Ctx, args: &Args, max_bytes: usize) -> CmdResult {
             },
         };
         let select = cached.last_db != Some(args.db);
-        let request = build_request(&args, select, restore, &items);
+        let request = build_request(args, select, restore, &items);
         let ex = exchange(&mut cached.conn, &request, args.auth.is_some(), select, items.len(), timeout);
         match ex.failure {
             // Nothing was acknowledged: the connection is dropped, and retried once unless it timed out.
