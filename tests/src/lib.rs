@@ -1255,6 +1255,11 @@ impl TestCluster {
     /// ([`layout_nodes_conf`]: ids [`layout_id`], slots split evenly ([`even_ranges`]), config epochs
     /// 1..=n). Waits until every node reports `cluster_state:ok` (Redis takes up to 2 s after start).
     pub fn from_layout_bin(bin: &Path, n: usize) -> TestCluster {
+        TestCluster::from_layout_args(bin, n, &[])
+    }
+
+    /// [`TestCluster::from_layout_bin`] with more settings for every node (`--cluster-node-timeout`).
+    pub fn from_layout_args(bin: &Path, n: usize, extra: &[&str]) -> TestCluster {
         let root = tempfile::Builder::new()
             .prefix("slotkv-cluster-")
             .tempdir()
@@ -1267,7 +1272,14 @@ impl TestCluster {
             std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
             let conf = layout_nodes_conf(&ports, &ranges, i, !is_redis(bin));
             std::fs::write(dir.join("nodes.conf"), conf).unwrap_or_else(|e| panic!("write nodes.conf: {e}"));
-            nodes.push(Node::builder(bin).dir(&dir).port(port).args(&["--cluster-enabled", "yes"]).start());
+            nodes.push(
+                Node::builder(bin)
+                    .dir(&dir)
+                    .port(port)
+                    .args(&["--cluster-enabled", "yes"])
+                    .args(extra)
+                    .start(),
+            );
         }
         for (i, node) in nodes.iter().enumerate() {
             assert_eq!(node.port, ports[i], "node {i} lost its port to another process; its layout is void");

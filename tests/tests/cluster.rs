@@ -1002,3 +1002,42 @@ fn slotkv_migrateslot_bounds_a_chunk_by_bytes() {
     // 1 MB values: 4 per chunk (the fifth would pass 4 MB).
     assert_eq!(left, vec![6, 2, 0]);
 }
+
+/// A master that stops answering is flagged `fail?` by each node after `cluster-node-timeout`, then
+/// `fail` once a majority of the masters report it; the cluster is down (its slots are not served) until
+/// the node answers again.
+#[test]
+fn a_dead_master_fails_the_cluster_until_it_returns() {
+    let mut cluster = TestCluster::from_layout_args(&cluster_bin(), 3, &["--cluster-node-timeout", "1000"]);
+    let key = cluster.key_on(0, "alive");
+    let mut c0 = cluster.conn(0);
+    c0.ok(&["SET", &key, "v"]);
+    cluster.nodes[2].kill9();
+    let id2 = cluster.ids[2].clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let flags = c0.cluster_nodes().into_iter().find(|l| l.id == id2).map(|l| l.flags).unwrap_or_default();
+        if flags.iter().any(|f| f == "fail") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node 2 never failed in node 0's view: {flags:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Node 1 learns it too (the FAIL message, or its own agreement).
+    let mut c1 = cluster.conn(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c1.cluster_info("cluster_state") != "fail" {
+        assert!(std::time::Instant::now() < deadline, "node 1 still reports the cluster ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(c0.cluster_info("cluster_state"), "fail");
+    assert!(c0.cluster_info("cluster_slots_fail").parse::<usize>().unwrap_or(0) > 5000);
+    assert_eq!(c0.err(&["GET", &key]), "CLUSTERDOWN The cluster is down");
+    cluster.nodes[2].restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while c0.cluster_info("cluster_state") != "ok" {
+        assert!(std::time::Instant::now() < deadline, "the cluster did not recover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(c0.bulk(&["GET", &key]), Some(b"v".to_vec()));
+}

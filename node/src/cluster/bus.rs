@@ -47,6 +47,8 @@ struct Link {
     local: Option<SocketAddr>,
     /// When the link was opened (Unix ms): a connect that takes too long is given up.
     opened: i64,
+    /// The first PING (or MEET) went out on it.
+    greeted: bool,
 }
 
 pub struct Bus {
@@ -136,6 +138,7 @@ impl Bus {
                             peer,
                             local,
                             opened: crate::net::now_ms(),
+                            greeted: false,
                         });
                     }
                 }
@@ -317,11 +320,14 @@ impl Bus {
             .filter(|n| n.id != me.id && Some(&n.id) != target.as_ref() && !n.handshake() && !n.ip.is_empty())
             .collect();
         fastrand::shuffle(&mut others);
+        // Failing nodes first: that is how failure reports spread.
+        others.sort_by_key(|n| !n.failing());
         for n in others.into_iter().take(GOSSIP) {
             argv.push(n.id.as_bytes().to_vec());
             argv.push(n.ip.as_bytes().to_vec());
             argv.push(n.port.to_string().into_bytes());
             argv.push(n.cport.to_string().into_bytes());
+            argv.push(n.flags.join(",").into_bytes());
         }
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         self.send(id, &refs);
@@ -344,6 +350,18 @@ impl Bus {
                     c.dirty = true;
                 }
             }
+            b"FAIL" => {
+                let Some(c) = srv.cluster.as_mut() else { return };
+                let id = text(a.get(1));
+                if id != c.myself {
+                    if let Some(n) = c.nodes.get_mut(&id).filter(|n| !n.has_flag("fail")) {
+                        n.flags.retain(|f| f != "fail?");
+                        n.flags.push("fail".into());
+                        c.dirty = true;
+                        tracing::info!("FAIL message received about {id}");
+                    }
+                }
+            }
             b"PUBLISH" => {
                 let channel = a.get(1).copied().unwrap_or_default();
                 let message = a.get(2).copied().unwrap_or_default();
@@ -361,6 +379,7 @@ impl Bus {
         local: Option<SocketAddr>,
         now: i64,
     ) {
+        let node_timeout = node_timeout(&srv.config);
         let Some(c) = srv.cluster.as_mut() else { return };
         let kind = a.first().copied().unwrap_or_default();
         let sender = text(a.get(1));
@@ -456,7 +475,11 @@ impl Bus {
                 n.pong_recv = now;
                 n.ping_sent = 0;
                 n.connected = true;
-                n.flags.retain(|f| f != "fail?" && f != "fail");
+                if n.failing() {
+                    n.flags.retain(|f| f != "fail?" && f != "fail");
+                    c.dirty = true;
+                    tracing::info!("Clear FAIL state for node {sender}: it is reachable again");
+                }
             }
         }
         epoch_collision(c, &sender, epoch);
@@ -469,12 +492,27 @@ impl Bus {
                 self.send(link_id, &argv);
             }
         }
-        for g in a.get(11..).unwrap_or_default().chunks(4) {
+        let timeout = node_timeout;
+        let sender_votes = c.nodes.get(&sender).is_some_and(|n| n.has_flag("master")) && has_any_slot(bits);
+        for g in a.get(11..).unwrap_or_default().chunks(5) {
             let id = text(g.first());
             let ip = text(g.get(1));
             let gport: u16 = num(g.get(2));
             let gcport: u16 = num(g.get(3));
-            if id.len() != 40 || id == c.myself || c.nodes.contains_key(&id) || ip.is_empty() {
+            let flags = text(g.get(4));
+            if id.len() != 40 || id == c.myself || ip.is_empty() {
+                continue;
+            }
+            if let Some(n) = c.nodes.get_mut(&id) {
+                // The sender's view of a node is a failure report (or withdraws one).
+                if sender_votes {
+                    if flags.split(',').any(|f| f == "fail?" || f == "fail") {
+                        n.fail_reports.insert(sender.clone(), now);
+                    } else {
+                        n.fail_reports.remove(&sender);
+                    }
+                }
+                mark_fail_if_agreed(c, &id, now, timeout);
                 continue;
             }
             if c.forgotten.get(&id).is_some_and(|&until| until > now) {
@@ -492,8 +530,7 @@ impl Bus {
 
     /// Periodic work: connect to peers without a link, ping, notice silent peers, drop failed handshakes.
     pub fn cron(&mut self, srv: &mut Server, registry: &Registry, now: i64) {
-        let timeout =
-            srv.config.get("cluster-node-timeout").and_then(|v| v.parse::<i64>().ok()).unwrap_or(15000);
+        let timeout = node_timeout(&srv.config);
         let Some(c) = srv.cluster.as_mut() else { return };
         c.messages_sent = self.sent;
         c.messages_received = self.received;
@@ -535,51 +572,64 @@ impl Bus {
             .map(|n| (n.id.clone(), n.ip.clone(), n.cport, n.meet))
             .collect();
         for (id, ip, cport, meet) in peers {
+            let Some(n) = c.nodes.get_mut(&id) else { continue };
+            // A peer that has not answered a ping (or a connect) for the whole timeout is flagged `fail?`.
+            if n.ping_sent != 0 && now - n.ping_sent > timeout && !n.failing() && !n.handshake() {
+                n.flags.push("fail?".into());
+                n.connected = false;
+                c.dirty = true;
+                tracing::info!("Marking node {id} as failing (possibly)");
+                mark_fail_if_agreed(c, &id, now, timeout);
+            }
+            let Some(n) = c.nodes.get_mut(&id) else { continue };
             let link = match self.outbound.get(&id) {
                 Some(&l) if self.links.contains(l) => l,
                 _ => match self.connect(registry, &id, &ip, cport) {
                     Some(l) => {
-                        if let Some(n) = c.nodes.get_mut(&id) {
-                            n.ping_sent = 0;
+                        // A connect counts as an unanswered ping (an old one keeps its time, so a peer
+                        // that keeps refusing connections still reaches the timeout).
+                        if n.ping_sent == 0 {
+                            n.ping_sent = now;
                         }
                         l
                     }
                     None => continue,
                 },
             };
-            let Some(n) = c.nodes.get(&id) else { continue };
             let (ping_sent, pong_recv) = (n.ping_sent, n.pong_recv);
-            let connected = self.links.get(link).is_some_and(|l| l.connected);
+            let Some(l) = self.links.get(link) else { continue };
+            let (connected, opened, greeted) = (l.connected, l.opened, l.greeted);
             // A connect still pending after a second is given up; the next tick tries again.
-            if !connected && self.links.get(link).is_some_and(|l| now - l.opened > 1000) {
+            if !connected && now - opened > 1000 {
                 self.drop_link(link);
                 continue;
             }
-            // A peer silent for half the timeout: reconnect (its link may be dead without an error).
-            if ping_sent != 0 && now - ping_sent > timeout / 2 {
+            // Silent for half the timeout on a link older than the ping: the link may be dead without an
+            // error; a new one is made (and greeted at once, keeping the ping's time).
+            if ping_sent != 0 && now - ping_sent > timeout / 2 && opened < ping_sent {
                 self.drop_link(link);
-                if let Some(n) = c.nodes.get_mut(&id) {
-                    n.connected = false;
-                    if now - ping_sent > timeout && !n.flags.iter().any(|f| f == "fail?") {
-                        n.flags.push("fail?".into());
-                        tracing::info!("Marking node {id} as failing (possibly)");
-                    }
-                }
                 continue;
             }
             if !connected {
                 continue;
             }
-            if meet {
-                self.send_header(c, link, b"MEET");
+            let kind: Option<&[u8]> = if meet {
+                Some(b"MEET")
+            } else if !greeted || (ping_sent == 0 && now - pong_recv >= PING_EVERY_MS) {
+                Some(b"PING")
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                self.send_header(c, link, kind);
+                if let Some(l) = self.links.get_mut(link) {
+                    l.greeted = true;
+                }
                 if let Some(n) = c.nodes.get_mut(&id) {
                     n.meet = false;
-                    n.ping_sent = now;
-                }
-            } else if ping_sent == 0 && now - pong_recv >= PING_EVERY_MS {
-                self.send_header(c, link, b"PING");
-                if let Some(n) = c.nodes.get_mut(&id) {
-                    n.ping_sent = now;
+                    if n.ping_sent == 0 {
+                        n.ping_sent = now;
+                    }
                 }
             }
             self.flush(link, registry);
@@ -639,6 +689,7 @@ impl Bus {
             peer: addr,
             local: None,
             opened: crate::net::now_ms(),
+            greeted: false,
         });
         self.outbound.insert(id.to_string(), key);
         Some(key)
@@ -677,6 +728,38 @@ fn claim_slots(c: &mut Cluster, sender: &str, epoch: u64, bits: &[u8]) -> Option
         }
     }
     stale
+}
+
+/// `cluster-node-timeout` in ms.
+pub fn node_timeout(config: &crate::config::Config) -> i64 {
+    config.get("cluster-node-timeout").and_then(|v| v.parse().ok()).unwrap_or(15000)
+}
+
+fn has_any_slot(bits: &[u8]) -> bool {
+    bits.iter().any(|&b| b != 0)
+}
+
+/// `fail?` becomes `fail` once a majority of the masters that serve slots report it (this node counts
+/// itself if it is one), as in Redis; every node is then told with a `FAIL` message.
+fn mark_fail_if_agreed(c: &mut Cluster, id: &str, now: i64, timeout: i64) {
+    let me_votes = c.me().is_some_and(|m| m.has_flag("master")) && !c.ranges_of(&c.myself).is_empty();
+    let needed = c.voters() / 2 + 1;
+    let Some(n) = c.nodes.get_mut(id) else { return };
+    if !n.has_flag("fail?") || n.has_flag("fail") {
+        return;
+    }
+    n.fail_reports.retain(|_, at| now - *at <= timeout * 2);
+    let votes = n.fail_reports.len() + usize::from(me_votes);
+    if votes < needed {
+        return;
+    }
+    n.flags.retain(|f| f != "fail?");
+    n.flags.push("fail".into());
+    c.dirty = true;
+    tracing::info!("Marking node {id} as failing: {votes} of {needed} needed masters agree");
+    let mut msg = Vec::new();
+    encode_command(&mut msg, &[b"FAIL", id.as_bytes()]);
+    c.outbox.push(msg);
 }
 
 /// Two masters with the same config epoch: the one with the smaller id takes a new epoch (Redis's rule),

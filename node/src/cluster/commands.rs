@@ -318,10 +318,13 @@ pub fn bumpepoch(ctx: &mut Ctx) -> CmdResult {
 
 pub fn count_failure_reports(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let id = text(a.get(2).copied().unwrap_or_default());
-    if !cluster(ctx)?.nodes.contains_key(&id) {
+    let timeout = super::bus::node_timeout(&ctx.srv.config);
+    let now = ctx.now;
+    let Some(n) = cluster(ctx)?.nodes.get(&id) else {
         return Err(CmdError::Msg(format!("ERR Unknown node {id}")));
-    }
-    ctx.me.out.int(0);
+    };
+    let fresh = n.fail_reports.values().filter(|&&at| now - at <= timeout * 2).count();
+    ctx.me.out.int(fresh as i64);
     Ok(())
 }
 
@@ -602,10 +605,12 @@ pub fn info(ctx: &mut Ctx) -> CmdResult {
     let c = cluster(ctx)?;
     let state = c.state(ctx.srv.config.cluster_require_full_coverage);
     let assigned = c.assigned();
+    let (pfail, fail) = c.failing_slots();
+    let slots_ok = assigned - pfail - fail;
     let my_epoch = c.me().map_or(0, |n| n.config_epoch);
     let text = format!(
-        "cluster_state:{}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{assigned}\r\n\
-         cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\n\
+        "cluster_state:{}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{slots_ok}\r\n\
+         cluster_slots_pfail:{pfail}\r\ncluster_slots_fail:{fail}\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\n\
          cluster_current_epoch:{}\r\ncluster_my_epoch:{my_epoch}\r\ncluster_stats_messages_sent:{}\r\n\
          cluster_stats_messages_received:{}\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
         if state == State::Ok { "ok" } else { "fail" },

@@ -43,6 +43,8 @@ pub struct Node {
     pub handshake_started: i64,
     /// `CLUSTER MEET` asked for this node: greet it with MEET rather than PING.
     pub meet: bool,
+    /// Masters that reported this node failing (`fail?` in their gossip), with when they last did.
+    pub fail_reports: BTreeMap<NodeId, i64>,
 }
 
 impl Node {
@@ -61,11 +63,21 @@ impl Node {
             shard_id: random_id(),
             handshake_started: 0,
             meet: false,
+            fail_reports: BTreeMap::new(),
         }
     }
 
     pub fn handshake(&self) -> bool {
-        self.flags.iter().any(|f| f == "handshake")
+        self.has_flag("handshake")
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
+    /// `fail?` (this node cannot reach it) or `fail` (the masters agree it is down).
+    pub fn failing(&self) -> bool {
+        self.has_flag("fail?") || self.has_flag("fail")
     }
 }
 
@@ -104,9 +116,11 @@ pub struct Cluster {
     pub forgotten: std::collections::HashMap<NodeId, i64>,
     /// Bus messages (RESP) to send to every peer (`PUBLISH`).
     pub outbox: Vec<Vec<u8>>,
-    /// Slots with an owner, counted again after every change ([`Cluster::recount`]), so that the state
-    /// check on every command is O(1).
+    /// Slots with an owner, and of those the ones whose owner is flagged `fail?` and `fail`, counted
+    /// again after every change ([`Cluster::recount`]) so that the state check on every command is O(1).
     assigned_count: usize,
+    pfail_count: usize,
+    fail_count: usize,
     /// The bus links as of the last cron tick, for `CLUSTER LINKS`.
     pub links: Vec<LinkInfo>,
     /// Slots this node lost to a newer claim: their keys are dropped at the end of the tick.
@@ -159,6 +173,8 @@ impl Cluster {
             forgotten: Default::default(),
             outbox: Vec::new(),
             assigned_count: 0,
+            pfail_count: 0,
+            fail_count: 0,
             links: Vec::new(),
             lost: Vec::new(),
             messages_sent: 0,
@@ -168,9 +184,28 @@ impl Cluster {
         c
     }
 
-    /// Counts the assigned slots again; after any change to `slots`.
+    /// Counts the assigned (and failing) slots again; after any change to `slots` or to a node's flags.
     pub fn recount(&mut self) {
-        self.assigned_count = self.slots.iter().filter(|s| s.is_some()).count();
+        let (mut assigned, mut pfail, mut fail) = (0, 0, 0);
+        for owner in self.slots.iter().flatten() {
+            assigned += 1;
+            match self.nodes.get(owner) {
+                Some(n) if n.has_flag("fail") => fail += 1,
+                Some(n) if n.has_flag("fail?") => pfail += 1,
+                _ => {}
+            }
+        }
+        (self.assigned_count, self.pfail_count, self.fail_count) = (assigned, pfail, fail);
+    }
+
+    /// Slots whose owner is flagged `fail?` / `fail`.
+    pub fn failing_slots(&self) -> (usize, usize) {
+        (self.pfail_count, self.fail_count)
+    }
+
+    /// Masters that serve slots: the voters on failures (`cluster_size`).
+    pub fn voters(&self) -> usize {
+        self.size()
     }
 
     /// Starts meeting a node at `ip:port` (bus `cport`): it is known under a temporary id, flagged
@@ -208,7 +243,8 @@ impl Cluster {
     /// `ok` when every slot is served (or coverage is not required), as `CLUSTER INFO` reports it.
     pub fn state(&self, require_full_coverage: bool) -> State {
         let assigned = self.assigned();
-        if assigned == 0 || (require_full_coverage && assigned < SLOT_COUNT) {
+        let covered = assigned == SLOT_COUNT && self.fail_count == 0;
+        if assigned == 0 || (require_full_coverage && !covered) {
             State::Fail
         } else {
             State::Ok

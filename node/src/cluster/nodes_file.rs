@@ -132,6 +132,7 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
             flags,
             handshake_started: 0,
             meet: false,
+            fail_reports: BTreeMap::new(),
         };
         if node.flags.iter().any(|f| f == "myself") {
             myself = Some(id.clone());
