@@ -777,3 +777,61 @@ fn epoch_collision(c: &mut Cluster, sender: &str, epoch: u64) {
     c.dirty = true;
     tracing::info!("Config epoch collision with {sender}: my config epoch is now {new}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use proptest::prelude::*;
+
+    /// A node with a bus and one inbound link from a test peer.
+    fn setup() -> (Server, Bus, mio::Poll, std::net::TcpStream, usize) {
+        let poll = mio::Poll::new().unwrap();
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut bus = Bus::bind(&[addr], poll.registry(), Token(1)).unwrap();
+        let peer = std::net::TcpStream::connect(bus.listener.local_addr().unwrap()).unwrap();
+        for _ in 0..200 {
+            bus.accept(poll.registry());
+            if !bus.links.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let link = bus.links.iter().next().map(|(k, _)| k).unwrap();
+        let mut srv = Server::new(Config::default(), 0);
+        srv.cluster = Some(Cluster::fresh(7000, 17000, "127.0.0.1"));
+        (srv, bus, poll, peer, link)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever a peer sends (any message kind, any fields, a valid or invalid sender id), the node
+        /// neither panics nor loses itself or its slots' consistency.
+        #[test]
+        fn random_bus_messages_are_harmless(
+            msgs in prop::collection::vec(
+                (0..6usize, "[0-9a-f]{40}", prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..24)),
+                1..24,
+            ),
+        ) {
+            let (mut srv, mut bus, _poll, _peer, link) = setup();
+            let kinds: [&[u8]; 6] = [b"PING", b"PONG", b"MEET", b"UPDATE", b"FAIL", b"PUBLISH"];
+            for (kind, id, fields) in &msgs {
+                let mut argv: Vec<&[u8]> = vec![kinds[*kind], id.as_bytes()];
+                argv.extend(fields.iter().map(Vec::as_slice));
+                bus.handle(&mut srv, link, &argv, None, 1000);
+                // A full-size bitmap claiming everything, from the same sender.
+                let bits = vec![0xffu8; SLOT_COUNT / 8];
+                let claim: Vec<&[u8]> =
+                    vec![b"MEET", id.as_bytes(), b"", b"7001", b"17001", b"1", b"1", b"master", b"s", &bits, b""];
+                bus.handle(&mut srv, link, &claim, None, 1000);
+            }
+            let c = srv.cluster.as_mut().unwrap();
+            prop_assert!(c.nodes.contains_key(&c.myself));
+            for owner in c.slots.iter().flatten() {
+                prop_assert!(c.nodes.contains_key(owner), "slot owned by unknown node {}", owner);
+            }
+        }
+    }
+}
