@@ -1,0 +1,115 @@
+//! The Rust client (issue 7, first part) against a real node: commands and conversions, pipelines, many
+//! tasks sharing one connection, RESP3 and AUTH, errors, and a node that goes away.
+
+use slotkv_client::{cmd, ConnectOptions, Connection, Error};
+use slotkv_tests::Node;
+use std::collections::HashMap;
+
+fn addr(node: &Node) -> String {
+    format!("127.0.0.1:{}", node.port)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
+}
+
+#[test]
+fn commands_and_replies_convert() {
+    let node = Node::start(&[]);
+    runtime().block_on(async {
+        let c = Connection::connect(&addr(&node)).await.unwrap();
+        c.query::<()>(&cmd("SET").arg("k").arg("v")).await.unwrap();
+        assert_eq!(c.query::<Option<String>>(&cmd("GET").arg("k")).await.unwrap(), Some("v".into()));
+        assert_eq!(c.query::<Option<String>>(&cmd("GET").arg("missing")).await.unwrap(), None);
+        assert_eq!(c.query::<i64>(&cmd("INCRBY").arg("n").arg(&5i64)).await.unwrap(), 5);
+        c.query::<()>(&cmd("HSET").arg("h").arg("a").arg(&1i64).arg("b").arg(&2i64)).await.unwrap();
+        let h: HashMap<String, i64> = c.query(&cmd("HGETALL").arg("h")).await.unwrap();
+        assert_eq!(h.get("b"), Some(&2));
+        c.query::<()>(&cmd("ZADD").arg("z").arg(&1.5f64).arg("m")).await.unwrap();
+        let flat: Vec<String> =
+            c.query(&cmd("ZRANGE").arg("z").arg(&0i64).arg(&-1i64).arg("WITHSCORES")).await.unwrap();
+        assert_eq!(flat, vec!["m".to_string(), "1.5".to_string()]);
+        assert_eq!(c.query::<f64>(&cmd("ZSCORE").arg("z").arg("m")).await.unwrap(), 1.5);
+        let e = c.query::<String>(&cmd("LPUSH").arg("k").arg("x")).await.unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"));
+        let e = c.query::<i64>(&cmd("GET").arg("k")).await.unwrap_err();
+        assert!(matches!(e, Error::Type { .. }), "{e:?}");
+    });
+}
+
+#[test]
+fn pipelines_keep_order_and_per_command_errors() {
+    let node = Node::start(&[]);
+    runtime().block_on(async {
+        let c = Connection::connect(&addr(&node)).await.unwrap();
+        let cmds: Vec<_> = (0..1000).map(|i| cmd("INCR").arg(&format!("p{}", i % 10))).collect();
+        let replies = c.pipeline::<i64>(&cmds).await.unwrap();
+        assert_eq!(replies.len(), 1000);
+        assert_eq!(replies[999], Ok(100));
+        let mixed = c
+            .pipeline::<String>(&[cmd("SET").arg("a").arg("1"), cmd("NOSUCH"), cmd("GET").arg("a")])
+            .await
+            .unwrap();
+        assert!(mixed[1].as_ref().is_err_and(|e| e.code() == Some("ERR")));
+        assert_eq!(mixed[2], Ok("1".to_string()));
+    });
+}
+
+#[test]
+fn many_tasks_share_one_connection() {
+    let node = Node::start(&[]);
+    runtime().block_on(async {
+        let c = Connection::connect(&addr(&node)).await.unwrap();
+        let tasks: Vec<_> = (0..32)
+            .map(|t| {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    for i in 0..200 {
+                        let key = format!("t{t}:{i}");
+                        c.query::<()>(&cmd("SET").arg(&key).arg(&i)).await.unwrap();
+                        assert_eq!(c.query::<i64>(&cmd("GET").arg(&key)).await.unwrap(), i);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(c.query::<i64>(&cmd("DBSIZE")).await.unwrap(), 32 * 200);
+    });
+}
+
+#[test]
+fn resp3_and_auth() {
+    let node = Node::start(&["--requirepass", "s3cret"]);
+    runtime().block_on(async {
+        let plain = Connection::connect(&addr(&node)).await.unwrap();
+        assert_eq!(plain.query::<String>(&cmd("GET").arg("k")).await.unwrap_err().code(), Some("NOAUTH"));
+        let opts = ConnectOptions { password: Some("s3cret".into()), resp3: true, ..Default::default() };
+        let c = Connection::connect_with(&addr(&node), &opts).await.unwrap();
+        c.query::<()>(&cmd("HSET").arg("h").arg("f").arg("v")).await.unwrap();
+        let h: HashMap<String, String> = c.query(&cmd("HGETALL").arg("h")).await.unwrap();
+        assert_eq!(h.get("f").map(String::as_str), Some("v"));
+        let bad = ConnectOptions { password: Some("wrong".into()), ..Default::default() };
+        let e =
+            Connection::connect_with(&addr(&node), &bad).await.err().map(|e| e.code().map(str::to_string));
+        assert_eq!(e, Some(Some("WRONGPASS".to_string())));
+    });
+}
+
+#[test]
+fn a_node_that_goes_away_fails_requests_cleanly() {
+    let mut node = Node::start(&[]);
+    runtime().block_on(async {
+        let c = Connection::connect(&addr(&node)).await.unwrap();
+        c.query::<()>(&cmd("SET").arg("k").arg("v")).await.unwrap();
+        node.kill9();
+        let e = c.query::<String>(&cmd("GET").arg("k")).await.unwrap_err();
+        assert!(matches!(e, Error::Io(_)), "{e:?}");
+        assert!(matches!(c.query::<String>(&cmd("GET").arg("k")).await, Err(Error::Io(_))));
+    });
+}
