@@ -12,12 +12,15 @@
 //!
 //! - [`cmd`]: building commands; [`reply`]: converting replies ([`FromReply`]); [`error`]: [`Error`].
 //! - [`conn`]: one multiplexed, pipelined connection shared by every task.
+//! - [`cluster`]: [`ClusterClient`]: the slot map, redirects and retries.
 
+pub mod cluster;
 pub mod cmd;
 pub mod conn;
 pub mod error;
 pub mod reply;
 
+pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions};
 pub use cmd::{cmd, Cmd, ToArg};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, Result};

@@ -113,3 +113,48 @@ fn a_node_that_goes_away_fails_requests_cleanly() {
         assert!(matches!(c.query::<String>(&cmd("GET").arg("k")).await, Err(Error::Io(_))));
     });
 }
+
+// ---- the cluster client ----
+
+use slotkv_client::ClusterClient;
+use slotkv_tests::TestCluster;
+
+#[test]
+fn cluster_client_routes_and_follows_redirects() {
+    let cluster = TestCluster::from_layout(3);
+    let seed = format!("127.0.0.1:{}", cluster.port(0));
+    runtime().block_on(async {
+        let client = ClusterClient::builder([seed.as_str()]).build().await.unwrap();
+        for i in 0..1000 {
+            client.query::<()>(&cmd("SET").arg(&format!("k{i}")).arg(&i)).await.unwrap();
+        }
+        for i in (0..1000).step_by(37) {
+            assert_eq!(client.query::<i64>(&cmd("GET").arg(&format!("k{i}"))).await.unwrap(), i);
+        }
+        // Every node holds only its own slots' keys: the client sent each key to its owner.
+        let total: i64 = (0..3).map(|n| cluster.conn(n).int(&["DBSIZE"])).sum();
+        assert_eq!(total, 1000);
+
+        // MOVED: a slot changes owner behind the client's back (empty slot, moved by SETSLOT NODE).
+        let key = cluster.key_on(0, "moving");
+        let slot = slotkv_proto::key_slot(key.as_bytes()).to_string();
+        let id1 = cluster.ids[1].clone();
+        for n in 0..3 {
+            cluster.conn(n).ok(&["CLUSTER", "SETSLOT", &slot, "NODE", &id1]);
+        }
+        client.query::<()>(&cmd("SET").arg(&key).arg("after-move")).await.unwrap();
+        assert_eq!(cluster.conn(1).bulk(&["GET", &key]), Some(b"after-move".to_vec()));
+
+        // ASK: the key's slot is being migrated from node 1 to node 2 and the key is already there.
+        let id2 = cluster.ids[2].clone();
+        cluster.conn(2).ok(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &id1]);
+        cluster.conn(1).ok(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &id2]);
+        let port2 = cluster.port(2).to_string();
+        cluster.conn(1).ok(&["MIGRATE", "127.0.0.1", &port2, &key, "0", "5000"]);
+        let got: String = client.query(&cmd("GET").arg(&key)).await.unwrap();
+        assert_eq!(got, "after-move");
+        // Errors that are not redirects come back as they are.
+        let e = client.query::<()>(&cmd("LPUSH").arg("k1").arg("x")).await.unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"));
+    });
+}
