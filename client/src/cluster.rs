@@ -256,10 +256,115 @@ impl ClusterClient {
         Err(last)
     }
 
-    /// [`ClusterClient::send`] with the reply converted.
+    /// [`ClusterClient::send`] with the reply converted. `MGET`, `MSET`, `DEL`, `UNLINK`, `EXISTS` and
+    /// `TOUCH` whose keys span slots are split by slot, sent concurrently and merged (the command table's
+    /// merge flags say how); atomic commands such as `MSETNX` are not split (the node answers
+    /// `-CROSSSLOT`).
     pub async fn query<T: FromReply>(&self, c: &Cmd) -> Result<T> {
-        T::from_reply(self.send(c).await?)
+        let frame = match split(c) {
+            Some((merge, parts)) => self.send_split(merge, parts).await?,
+            None => self.send(c).await?,
+        };
+        T::from_reply(frame)
     }
+
+    async fn send_split(&self, merge: Merge, parts: Vec<Part>) -> Result<Frame> {
+        let tasks: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let client = self.clone();
+                tokio::spawn(async move { (part.positions, client.send(&part.cmd).await) })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            results.push(t.await.map_err(|e| Error::Io(format!("split command task: {e}")))?);
+        }
+        match merge {
+            Merge::Sum => {
+                let mut total = 0;
+                for (_, r) in results {
+                    total += i64::from_reply(r?)?;
+                }
+                Ok(Frame::Integer(total))
+            }
+            Merge::AllOk => {
+                for (_, r) in results {
+                    r?;
+                }
+                Ok(Frame::Simple(b"OK".to_vec()))
+            }
+            Merge::Keys => {
+                let total: usize = results.iter().map(|(p, _)| p.len()).sum();
+                let mut out = vec![Frame::Null; total];
+                for (positions, r) in results {
+                    let Frame::Array(values) = r? else {
+                        return Err(Error::Protocol("a split MGET part did not answer an array".into()));
+                    };
+                    for (pos, v) in positions.into_iter().zip(values) {
+                        if let Some(slot) = out.get_mut(pos) {
+                            *slot = v;
+                        }
+                    }
+                }
+                Ok(Frame::Array(out))
+            }
+        }
+    }
+}
+
+/// How the replies of a split command combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    Sum,
+    AllOk,
+    Keys,
+}
+
+/// One slot's share of a split command: the command, and the positions (in key order) of its keys.
+struct Part {
+    cmd: Cmd,
+    positions: Vec<usize>,
+}
+
+/// Splits a multi-key command whose keys span slots, when the command table says it may be; `None`
+/// otherwise (one slot, or a command that must stay atomic).
+fn split(c: &Cmd) -> Option<(Merge, Vec<Part>)> {
+    use slotkv_proto::command::flags;
+    let args = c.args();
+    let spec = slotkv_proto::lookup(args.first()?)?;
+    let merge = if spec.has(flags::MERGE_SUM) {
+        Merge::Sum
+    } else if spec.has(flags::MERGE_ALL_OK) {
+        Merge::AllOk
+    } else if spec.has(flags::MERGE_KEYS) {
+        Merge::Keys
+    } else {
+        return None;
+    };
+    let step = usize::try_from(spec.step).ok().filter(|&s| s > 0)?;
+    let first = usize::try_from(spec.first_key).ok().filter(|&f| f > 0)?;
+    let mut groups: Vec<(u16, Part)> = Vec::new();
+    for (n, i) in (first..args.len()).step_by(step).enumerate() {
+        let key = args.get(i)?;
+        let slot = key_slot(key);
+        let at = match groups.iter().position(|(s, _)| *s == slot) {
+            Some(at) => at,
+            None => {
+                groups.push((
+                    slot,
+                    Part { cmd: Cmd::from_args(vec![args.first()?.clone()]), positions: Vec::new() },
+                ));
+                groups.len() - 1
+            }
+        };
+        let (_, part) = groups.get_mut(at)?;
+        for a in args.get(i..i + step)? {
+            part.cmd = std::mem::take(&mut part.cmd).arg(a.as_slice());
+        }
+        part.positions.push(n);
+    }
+    (groups.len() > 1).then(|| (merge, groups.into_iter().map(|(_, p)| p).collect()))
 }
 
 /// `CLUSTER SLOTS` into an address per slot.
@@ -310,6 +415,19 @@ mod tests {
         assert_eq!(next_step(&Err(Error::Io("reset".into()))), Step::Retry);
         assert_eq!(next_step(&err("WRONGTYPE Operation against a key")), Step::Fail);
         assert_eq!(next_step(&err("MOVED garbage")), Step::Fail);
+    }
+
+    #[test]
+    fn multi_key_commands_split_by_slot() {
+        let (merge, parts) =
+            split(&cmd("MSET").arg("a").arg("1").arg("b").arg("2").arg("{a}x").arg("3")).unwrap();
+        assert_eq!(merge, Merge::AllOk);
+        assert_eq!(parts.len(), 2);
+        let a = parts.iter().find(|p| p.positions == [0, 2]).unwrap();
+        assert_eq!(a.cmd, cmd("MSET").arg("a").arg("1").arg("{a}x").arg("3"));
+        assert!(split(&cmd("MGET").arg("{t}1").arg("{t}2")).is_none(), "one slot: not split");
+        assert!(split(&cmd("MSETNX").arg("a").arg("1").arg("b").arg("2")).is_none(), "atomic: never split");
+        assert_eq!(split(&cmd("DEL").arg("a").arg("b")).map(|(m, p)| (m, p.len())), Some((Merge::Sum, 2)));
     }
 
     #[test]

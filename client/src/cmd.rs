@@ -81,6 +81,11 @@ impl Cmd {
         self
     }
 
+    /// A command from its raw arguments, the name first.
+    pub fn from_args(args: Vec<Vec<u8>>) -> Cmd {
+        Cmd { args }
+    }
+
     /// The arguments, the command name first.
     pub fn args(&self) -> &[Vec<u8>] {
         &self.args

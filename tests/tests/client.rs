@@ -158,3 +158,39 @@ fn cluster_client_routes_and_follows_redirects() {
         assert_eq!(e.code(), Some("WRONGTYPE"));
     });
 }
+
+#[test]
+fn cluster_client_splits_multi_key_commands_by_slot() {
+    let cluster = TestCluster::from_layout(3);
+    let seed = format!("127.0.0.1:{}", cluster.port(1));
+    runtime().block_on(async {
+        let client = ClusterClient::builder([seed.as_str()]).build().await.unwrap();
+        let mut mset = cmd("MSET");
+        for i in 0..50 {
+            mset = mset.arg(&format!("m{i}")).arg(&i);
+        }
+        client.query::<()>(&mset).await.unwrap();
+        // The keys really are spread: every node got some.
+        for n in 0..3 {
+            assert!(cluster.conn(n).int(&["DBSIZE"]) > 0, "node {n} got none of the keys");
+        }
+        let mut mget = cmd("MGET");
+        for i in (0..50).rev() {
+            mget = mget.arg(&format!("m{i}"));
+        }
+        mget = mget.arg("missing");
+        let values: Vec<Option<i64>> = client.query(&mget).await.unwrap();
+        let mut want: Vec<Option<i64>> = (0..50).rev().map(Some).collect();
+        want.push(None);
+        assert_eq!(values, want);
+        let exists = cmd("EXISTS").arg("m1").arg("m2").arg("m3").arg("nope");
+        assert_eq!(client.query::<i64>(&exists).await.unwrap(), 3);
+        let mut del = cmd("DEL");
+        for i in 0..50 {
+            del = del.arg(&format!("m{i}"));
+        }
+        assert_eq!(client.query::<i64>(&del).await.unwrap(), 50);
+        let e = client.query::<()>(&cmd("MSETNX").arg("a").arg("1").arg("b").arg("2")).await.unwrap_err();
+        assert_eq!(e.code(), Some("CROSSSLOT"));
+    });
+}
