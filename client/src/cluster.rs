@@ -268,6 +268,63 @@ impl ClusterClient {
         T::from_reply(frame)
     }
 
+    /// Sends commands whose keys may live on different nodes: grouped per node, each group one pipeline,
+    /// all groups concurrently; the replies come back in the caller's order. A command answered with a
+    /// redirect or a transient error is retried alone (as [`ClusterClient::send`] does), so one moved slot
+    /// does not fail the rest.
+    pub async fn pipeline<T: FromReply>(&self, cmds: &[Cmd]) -> Result<Vec<Result<T>>> {
+        let mut groups: HashMap<Option<String>, Vec<usize>> = HashMap::new();
+        for (i, c) in cmds.iter().enumerate() {
+            groups.entry(self.owner(slot_of(c))).or_default().push(i);
+        }
+        let tasks: Vec<_> = groups
+            .into_iter()
+            .map(|(addr, indexes)| {
+                let client = self.clone();
+                let batch: Vec<Cmd> = indexes.iter().filter_map(|&i| cmds.get(i).cloned()).collect();
+                tokio::spawn(async move {
+                    let replies = match addr {
+                        Some(a) => match client.conn(&a).await {
+                            Ok(conn) => conn.send_raw(&batch).await,
+                            Err(e) => Err(e),
+                        },
+                        None => Err(Error::Io("no node serves this slot".into())),
+                    };
+                    let mut out = Vec::with_capacity(batch.len());
+                    match replies {
+                        Ok(frames) => {
+                            for (c, f) in batch.iter().zip(frames) {
+                                let r = unwrap_reply(f);
+                                // Redirects and transient errors: this command again, on its own.
+                                let r = match next_step(&r) {
+                                    Step::Done | Step::Fail => r,
+                                    _ => client.send(c).await,
+                                };
+                                out.push(r);
+                            }
+                        }
+                        Err(_) => {
+                            for c in &batch {
+                                out.push(client.send(c).await);
+                            }
+                        }
+                    }
+                    (indexes, out)
+                })
+            })
+            .collect();
+        let mut results: Vec<Option<Result<T>>> = (0..cmds.len()).map(|_| None).collect();
+        for t in tasks {
+            let (indexes, replies) = t.await.map_err(|e| Error::Io(format!("pipeline task: {e}")))?;
+            for (i, r) in indexes.into_iter().zip(replies) {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(r.and_then(T::from_reply));
+                }
+            }
+        }
+        Ok(results.into_iter().map(|r| r.unwrap_or(Err(Error::Protocol("no reply".into())))).collect())
+    }
+
     async fn send_split(&self, merge: Merge, parts: Vec<Part>) -> Result<Frame> {
         let tasks: Vec<_> = parts
             .into_iter()

@@ -194,3 +194,38 @@ fn cluster_client_splits_multi_key_commands_by_slot() {
         assert_eq!(e.code(), Some("CROSSSLOT"));
     });
 }
+
+#[test]
+fn cluster_client_pipelines_across_nodes_in_order() {
+    let cluster = TestCluster::from_layout(3);
+    let seed = format!("127.0.0.1:{}", cluster.port(2));
+    runtime().block_on(async {
+        let client = ClusterClient::builder([seed.as_str()]).build().await.unwrap();
+        // A slot moved behind the client's back: its commands come back through MOVED, the rest directly.
+        let key = cluster.key_on(0, "pipe-moved");
+        let slot = slotkv_proto::key_slot(key.as_bytes()).to_string();
+        let id1 = cluster.ids[1].clone();
+        for n in 0..3 {
+            cluster.conn(n).ok(&["CLUSTER", "SETSLOT", &slot, "NODE", &id1]);
+        }
+        let mut cmds = Vec::new();
+        for i in 0..300 {
+            cmds.push(cmd("SET").arg(&format!("p{i}")).arg(&i));
+            cmds.push(cmd("INCR").arg(&format!("p{i}")));
+        }
+        cmds.push(cmd("SET").arg(&key).arg("moved"));
+        cmds.push(cmd("LPUSH").arg("p0").arg("x"));
+        let replies = client.pipeline::<slotkv_client::proto::Frame>(&cmds).await.unwrap();
+        assert_eq!(replies.len(), 602);
+        for i in 0..300 {
+            assert_eq!(
+                replies[2 * i + 1].as_ref().ok().and_then(|f| f.as_int()),
+                Some(i as i64 + 1),
+                "INCR p{i}"
+            );
+        }
+        assert!(replies[600].is_ok(), "{:?}", replies[600]);
+        assert_eq!(replies[601].as_ref().err().and_then(|e| e.code()), Some("WRONGTYPE"));
+        assert_eq!(cluster.conn(1).bulk(&["GET", &key]), Some(b"moved".to_vec()));
+    });
+}
