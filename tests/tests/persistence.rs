@@ -781,16 +781,23 @@ fn fill_disk(filler: &Path, leave: u64) {
     f.set_len(written.saturating_sub(leave)).unwrap_or_else(|e| panic!("shrink {filler:?}: {e}"));
 }
 
-#[test]
-fn disk_full_gives_misconf_not_data_loss() {
-    let Some(tmpfs) = Tmpfs::mount("2m") else { return };
-    let mut node = Node::builder(&persist_bin())
+/// A node with the AOF on (`appendfsync policy`, no automatic rewrite) in a 2 MB tmpfs that a filler
+/// file has filled to 64 KB from full; `None` if the tmpfs cannot be mounted (see [`Tmpfs::mount`]).
+fn node_on_full_disk(policy: &str) -> Option<(Tmpfs, Node, Conn, PathBuf)> {
+    let tmpfs = Tmpfs::mount("2m")?;
+    let node = Node::builder(&persist_bin())
         .dir(tmpfs.path())
-        .args(&["--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-percentage", "0"])
+        .args(&["--appendonly", "yes", "--appendfsync", policy, "--auto-aof-rewrite-percentage", "0"])
         .start();
-    let mut c = node.conn();
+    let c = node.conn();
     let filler: PathBuf = tmpfs.path().join("filler");
     fill_disk(&filler, 64 * 1024);
+    Some((tmpfs, node, c, filler))
+}
+
+#[test]
+fn disk_full_gives_misconf_not_data_loss() {
+    let Some((tmpfs, mut node, mut c, filler)) = node_on_full_disk("everysec") else { return };
     let value = "d".repeat(1000);
     let mut acked = Vec::new();
     let mut misconf = None;
@@ -841,14 +848,7 @@ fn disk_full_gives_misconf_not_data_loss() {
 
 #[test]
 fn disk_full_with_always_exits_without_acknowledging() {
-    let Some(tmpfs) = Tmpfs::mount("2m") else { return };
-    let mut node = Node::builder(&persist_bin())
-        .dir(tmpfs.path())
-        .args(&["--appendonly", "yes", "--appendfsync", "always", "--auto-aof-rewrite-percentage", "0"])
-        .start();
-    let mut c = node.conn();
-    let filler: PathBuf = tmpfs.path().join("filler");
-    fill_disk(&filler, 64 * 1024);
+    let Some((tmpfs, mut node, mut c, filler)) = node_on_full_disk("always") else { return };
     let value = "a".repeat(1000);
     let mut acked = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
