@@ -468,9 +468,13 @@ fn mpop_args<'a>(a: &'a [&'a [u8]], at: usize) -> Result<Mpop<'a>, CmdError> {
     Ok(Mpop { keys, front, count: count.unwrap_or(1) })
 }
 
-/// Pops up to `count` elements from the first non-empty list among `keys`, replying `[key, [elements]]`.
-/// `Ok(false)` with nothing written when every key is missing.
-fn mpop_serve(ctx: &mut Ctx, keys: &[&[u8]], front: bool, count: usize) -> Result<bool, CmdError> {
+/// Pops from the first non-empty list among `keys` with `pop`, replying `[key, <what pop writes>]`, and
+/// removes the list if it is left empty. `Ok(false)` with nothing written when every key is missing.
+fn pop_first(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    mut pop: impl FnMut(&mut Out, &mut List),
+) -> Result<bool, CmdError> {
     let fill = ctx.srv.config.list_max_listpack_size;
     let now = ctx.now;
     let Ctx { srv, me, .. } = ctx;
@@ -478,7 +482,7 @@ fn mpop_serve(ctx: &mut Ctx, keys: &[&[u8]], front: bool, count: usize) -> Resul
         let Some(l) = write(&mut srv.db, key, now)? else { continue };
         me.out.array(2);
         me.out.bulk(key);
-        pop_many(&mut me.out, l, front, count);
+        pop(&mut me.out, l);
         if l.is_empty() {
             srv.db.remove(key);
         } else {
@@ -487,6 +491,11 @@ fn mpop_serve(ctx: &mut Ctx, keys: &[&[u8]], front: bool, count: usize) -> Resul
         return Ok(true);
     }
     Ok(false)
+}
+
+/// Pops up to `count` elements from the first non-empty list among `keys`, replying `[key, [elements]]`.
+fn mpop_serve(ctx: &mut Ctx, keys: &[&[u8]], front: bool, count: usize) -> Result<bool, CmdError> {
+    pop_first(ctx, keys, |out, l| pop_many(out, l, front, count))
 }
 
 /// `LMPOP numkeys key... LEFT|RIGHT [COUNT count]`.
@@ -508,19 +517,9 @@ fn bpop(ctx: &mut Ctx, a: &[&[u8]], front: bool) -> CmdResult {
     let last = a.len().saturating_sub(1);
     let deadline = timeout_arg(arg(a, last), ctx.now)?;
     let keys = a.get(1..last).unwrap_or_default();
-    let fill = ctx.srv.config.list_max_listpack_size;
-    let now = ctx.now;
-    let Ctx { srv, me, .. } = ctx;
-    for key in keys {
-        let Some(l) = write(&mut srv.db, key, now)? else { continue };
-        me.out.array(2);
-        me.out.bulk(key);
-        l.pop_with(front, |d| me.out.bulk(d));
-        if l.is_empty() {
-            srv.db.remove(key);
-        } else {
-            l.shrink(fill);
-        }
+    if pop_first(ctx, keys, |out, l| {
+        l.pop_with(front, |d| out.bulk(d));
+    })? {
         return Ok(());
     }
     block(ctx, keys, deadline, OnTimeout::NullArray)
