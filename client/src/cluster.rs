@@ -154,6 +154,34 @@ impl ClusterClient {
         Ok(c)
     }
 
+    /// The shared, multiplexed connection to `addr` (made on first use).
+    pub async fn connection(&self, addr: &str) -> Result<Connection> {
+        self.conn(addr).await
+    }
+
+    /// A new connection to `addr` of its own, with the client's connect options: for what must not share
+    /// a connection (blocking commands, `WATCH`/`MULTI`, subscriptions).
+    pub async fn dedicated(&self, addr: &str) -> Result<Connection> {
+        Connection::connect_with(addr, &self.inner.options.connect).await
+    }
+
+    /// The address of the node serving `slot`, as last learned.
+    pub fn slot_owner(&self, slot: u16) -> Option<String> {
+        self.owner(Some(usize::from(slot)))
+    }
+
+    /// The addresses of every node serving slots (the primaries), each once, in slot order.
+    pub fn primaries(&self) -> Vec<String> {
+        let Ok(state) = self.inner.state.lock() else { return Vec::new() };
+        let mut out: Vec<String> = Vec::new();
+        for addr in state.slots.iter().flatten() {
+            if !out.iter().any(|a| a.as_str() == &**addr) {
+                out.push(addr.to_string());
+            }
+        }
+        out
+    }
+
     fn forget(&self, addr: &str) {
         if let Ok(mut state) = self.inner.state.lock() {
             state.conns.remove(addr);
