@@ -12,10 +12,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 /// A batch of commands and where their replies go.
-struct Request {
-    bytes: Vec<u8>,
-    replies: usize,
-    done: oneshot::Sender<Result<Vec<Frame>>>,
+pub(crate) struct Request {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) replies: usize,
+    pub(crate) done: oneshot::Sender<Result<Vec<Frame>>>,
 }
 
 /// The replies a request still waits for.
@@ -38,8 +38,8 @@ pub struct ConnectOptions {
 /// A cheap handle: clone it into every task.
 #[derive(Clone)]
 pub struct Connection {
-    tx: mpsc::UnboundedSender<Request>,
-    addr: String,
+    pub(crate) tx: mpsc::UnboundedSender<Request>,
+    pub(crate) addr: String,
 }
 
 impl Connection {
