@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 use crate::reply::{unwrap_reply, FromReply};
 use slotkv_proto::frame::{parse_frame, Frame, FrameLimits};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -40,6 +42,8 @@ pub struct ConnectOptions {
 pub struct Connection {
     pub(crate) tx: mpsc::UnboundedSender<Request>,
     pub(crate) addr: String,
+    /// Set once the connection has failed: a handle kept in a cache is then replaced, not reused.
+    broken: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -53,8 +57,9 @@ impl Connection {
         let stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
         let (mut read, mut write) = stream.into_split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
+        let (conn, mut rx) = Connection::channel(addr);
         let (pending_tx, mut pending_rx) = mpsc::unbounded_channel::<Pending>();
+        let broken = Arc::clone(&conn.broken);
         tokio::spawn(async move {
             let mut buf = Vec::new();
             while let Some(first) = rx.recv().await {
@@ -74,10 +79,12 @@ impl Connection {
                     next = rx.try_recv().ok();
                 }
                 if write.write_all(&buf).await.is_err() {
+                    broken.store(true, Ordering::Relaxed);
                     return;
                 }
             }
         });
+        let broken = Arc::clone(&conn.broken);
         tokio::spawn(async move {
             let limits = FrameLimits::default();
             let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -129,6 +136,7 @@ impl Connection {
                     break e;
                 }
             };
+            broken.store(true, Ordering::Relaxed);
             while let Ok(p) = pending_rx.try_recv() {
                 waiting.push_back(p);
             }
@@ -136,7 +144,6 @@ impl Connection {
                 let _ = p.done.send(Err(failure.clone()));
             }
         });
-        let conn = Connection { tx, addr: addr.to_string() };
         if options.resp3 || options.password.is_some() {
             let mut hello = crate::cmd::cmd("HELLO").arg(if options.resp3 { "3" } else { "2" });
             if let Some(pw) = &options.password {
@@ -146,6 +153,18 @@ impl Connection {
             conn.query::<Frame>(&hello).await?;
         }
         Ok(conn)
+    }
+
+    /// A connection whose requests arrive on the returned receiver: the TCP connection's writer reads
+    /// them, and so does the scripted mock cluster ([`crate::mock`]).
+    pub(crate) fn channel(addr: &str) -> (Connection, mpsc::UnboundedReceiver<Request>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Connection { tx, addr: addr.to_string(), broken: Arc::new(AtomicBool::new(false)) }, rx)
+    }
+
+    /// Whether the connection has failed (every request on it now fails): make a new one.
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed) || self.tx.is_closed()
     }
 
     /// The address this connection was made to.

@@ -12,6 +12,8 @@ pub enum Error {
     Server { code: String, message: String },
     /// The reply does not convert to the type asked for.
     Type { expected: &'static str, got: String },
+    /// No reply within the client's timeout (the message says what was waited for).
+    Timeout(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -40,6 +42,7 @@ impl fmt::Display for Error {
             Error::Protocol(m) => write!(f, "protocol error: {m}"),
             Error::Server { message, .. } => write!(f, "{message}"),
             Error::Type { expected, got } => write!(f, "expected {expected}, got {got}"),
+            Error::Timeout(m) => write!(f, "timed out: {m}"),
         }
     }
 }

@@ -18,11 +18,14 @@ pub mod cluster;
 pub mod cmd;
 pub mod conn;
 pub mod error;
+pub mod mock;
 pub mod reply;
+pub mod transport;
 
-pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions};
+pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions, Scan};
 pub use cmd::{cmd, Cmd, ToArg};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, Result};
 pub use reply::FromReply;
 pub use slotkv_proto as proto;
+pub use transport::Transport;
