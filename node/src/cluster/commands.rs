@@ -168,7 +168,7 @@ pub fn delslots(ctx: &mut Ctx, a: &[&[u8]], ranges: bool) -> CmdResult {
     if let Some(&free) = slots.iter().find(|&&s| c.owner(s).is_none()) {
         return Err(CmdError::Msg(format!("ERR Slot {free} is already unassigned")));
     }
-    for s in slots {
+    for &s in &slots {
         if let Some(slot) = c.slots.get_mut(s) {
             *slot = None;
         }
@@ -176,6 +176,9 @@ pub fn delslots(ctx: &mut Ctx, a: &[&[u8]], ranges: bool) -> CmdResult {
         c.importing.remove(&(s as u16));
     }
     changed(ctx)?;
+    for s in slots {
+        crate::commands::pubsub::unsubscribe_slot(ctx.srv, s as u16);
+    }
     ctx.me.out.ok();
     Ok(())
 }
@@ -257,6 +260,10 @@ pub fn setslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             if let Some(me) = c.me_mut() {
                 me.config_epoch = epoch;
             }
+        }
+        if c.is_mine(slot) && id != c.myself {
+            // Given away (empty, as checked above): its shard channels' subscribers are told.
+            c.lost.push(s16);
         }
         if let Some(owner) = c.slots.get_mut(slot) {
             *owner = Some(id);
@@ -470,7 +477,10 @@ pub fn shards(ctx: &mut Ctx) -> CmdResult {
         out.bulk(b"replication-offset");
         out.int(0);
         out.bulk(b"health");
-        out.bulk(if n.connected { b"online".as_slice() } else { b"fail".as_slice() });
+        // As Redis: "failed" once the cluster agreed the node failed; a link still (re)connecting is not
+        // a failure.
+        let failed = n.flags.iter().any(|f| f == "fail");
+        out.bulk(if failed { b"failed".as_slice() } else { b"online".as_slice() });
     }
     Ok(())
 }

@@ -334,6 +334,7 @@ pub fn start(srv: &mut crate::server::Server) -> Result<(), String> {
 pub fn save_if_changed(srv: &mut crate::server::Server) {
     let Some(c) = srv.cluster.as_mut() else { return };
     for slot in std::mem::take(&mut c.lost) {
+        crate::commands::pubsub::unsubscribe_slot(srv, slot);
         let keys = srv.db.drop_slot(slot as usize);
         if !keys.is_empty() {
             tracing::warn!("Dropped {} keys of slot {slot}, now served by another node", keys.len());

@@ -140,6 +140,25 @@ pub fn sunsubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     unsubscribe_from(ctx, a, Kind::Shard)
 }
 
+/// Unsubscribes every client from the shard channels of a slot this node no longer serves, telling each
+/// with a `sunsubscribe` message as Redis does, so that cluster clients subscribe again at the new owner.
+pub fn unsubscribe_slot(srv: &mut Server, slot: u16) {
+    let names: Vec<Vec<u8>> =
+        srv.shard_channels.keys().filter(|n| slotkv_proto::slot::key_slot(n) == slot).cloned().collect();
+    for name in names {
+        for token in srv.shard_channels.remove(&name).unwrap_or_default() {
+            let Some(c) = srv.clients.get_mut(token).and_then(|c| c.as_deref_mut()).map(|c| &mut c.state)
+            else {
+                continue;
+            };
+            c.subs.shard_channels.remove(&name);
+            let n = count(c, Kind::Shard);
+            confirm(&mut c.out, "sunsubscribe", Some(&name), n);
+            srv.wake.push(token);
+        }
+    }
+}
+
 /// Drops every subscription of a client (`RESET`, disconnect).
 pub fn forget_subscriptions(srv: &mut Server, me: &mut ClientState) {
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
