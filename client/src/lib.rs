@@ -19,6 +19,7 @@ pub mod cmd;
 pub mod conn;
 pub mod error;
 pub mod mock;
+pub mod pubsub;
 pub mod reply;
 pub mod transport;
 
@@ -26,6 +27,7 @@ pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions, Scan};
 pub use cmd::{cmd, Cmd, ToArg};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, Result};
+pub use pubsub::{Message, Subscriber};
 pub use reply::FromReply;
 pub use slotkv_proto as proto;
 pub use transport::Transport;

@@ -380,6 +380,11 @@ impl ClusterClient {
         }
     }
 
+    /// A `MOVED` seen outside this module (a subscription): the slot's new owner, and a refresh soon.
+    pub(crate) fn note_moved(&self, slot: usize, addr: &str) {
+        self.learn_owner(slot, addr);
+    }
+
     fn learn_owner(&self, slot: usize, addr: &str) {
         if let Some(s) = self.state().slots.get_mut(slot) {
             *s = Some(Arc::from(addr));

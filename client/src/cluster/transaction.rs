@@ -73,12 +73,10 @@ impl ClusterClient {
                 }
             }
         }
-        let (queued, exec) = outcome?;
-        match (queued, exec) {
-            (Some(e), _) if e.code() != Some("EXECABORT") => Err(e),
-            (_, Frame::Array(replies)) => Ok(replies.into_iter().map(unwrap_reply).collect()),
-            (_, Frame::Error(e)) => Err(Error::server(&e)),
-            (_, other) => Err(Error::Protocol(format!("EXEC answered {other:?}"))),
+        match outcome?.1 {
+            Frame::Array(replies) => Ok(replies.into_iter().map(unwrap_reply).collect()),
+            Frame::Error(e) => Err(Error::server(&e)),
+            other => Err(Error::Protocol(format!("EXEC answered {other:?}"))),
         }
     }
 
