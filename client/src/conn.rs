@@ -181,10 +181,13 @@ impl Connection {
         for c in cmds {
             c.encode(&mut bytes);
         }
+        self.send_encoded(bytes, cmds.len()).await
+    }
+
+    /// Sends `replies` commands already encoded as RESP in `bytes`; their raw replies, in order.
+    pub(crate) async fn send_encoded(&self, bytes: Vec<u8>, replies: usize) -> Result<Vec<Frame>> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Request { bytes, replies: cmds.len(), done })
-            .map_err(|_| Error::Io("connection closed".into()))?;
+        self.tx.send(Request { bytes, replies, done }).map_err(|_| Error::Io("connection closed".into()))?;
         wait.await.map_err(|_| Error::Io("connection closed".into()))?
     }
 

@@ -401,17 +401,22 @@ impl ClusterClient {
         blocking: bool,
         deadline: Instant,
     ) -> Result<Frame> {
-        let batch = if asking { vec![cmd("ASKING"), c.clone()] } else { vec![c.clone()] };
+        let mut bytes = Vec::with_capacity(64);
+        if asking {
+            cmd("ASKING").encode(&mut bytes);
+        }
+        c.encode(&mut bytes);
+        let n = 1 + usize::from(asking);
         let replies = if blocking {
             let conn = self.take_idle(addr, deadline).await?;
-            let replies = conn.send_raw(&batch).await;
+            let replies = conn.send_encoded(bytes, n).await;
             if replies.is_ok() {
                 self.state().idle.entry(Arc::from(addr)).or_default().push(conn);
             }
             replies
         } else {
             let conn = self.conn_by(addr, deadline).await?;
-            tokio::time::timeout_at(deadline, conn.send_raw(&batch))
+            tokio::time::timeout_at(deadline, conn.send_encoded(bytes, n))
                 .await
                 .map_err(|_| self.timed_out(c, addr))?
         };
