@@ -16,12 +16,14 @@
 
 pub mod cluster;
 pub mod cmd;
+pub mod commands;
 pub mod conn;
 pub mod error;
 pub mod reply;
 
 pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions};
 pub use cmd::{cmd, Cmd, ToArg};
+pub use commands::{Commands, Expiry, SetOptions};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, Result};
 pub use reply::FromReply;
