@@ -42,7 +42,7 @@
 //!
 //! # Layout
 //!
-//! - [`cmd`]: building commands ([`ToArg`]); [`reply`]: converting replies ([`FromReply`]);
+//! - [`mod@cmd`]: building commands ([`ToArg`]); [`reply`]: converting replies ([`FromReply`]);
 //!   [`error`]: [`Error`], one enum to match on.
 //! - [`commands`]: the typed [`Commands`] API ([`SetOptions`], [`Expiry`]), for every client kind.
 //! - [`conn`]: one multiplexed, pipelined connection shared by every task.

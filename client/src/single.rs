@@ -1,5 +1,5 @@
 //! [`Client`]: one non-cluster node (a plain Redis or a slotkv node without cluster mode) behind the same
-//! API as the cluster client: `query`, `pipeline` and every [`Commands`](crate::Commands) method.
+//! API as the cluster client: `query`, `pipeline` and every [`Commands`] method.
 //!
 //! ```no_run
 //! # async fn example() -> slotkv_client::Result<()> {
