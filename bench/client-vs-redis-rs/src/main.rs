@@ -28,6 +28,7 @@ struct Settings {
     seconds: f64,
     rounds: usize,
     only: Option<String>,
+    client: Option<String>,
 }
 
 fn parse_args() -> Result<Settings, BoxError> {
@@ -39,6 +40,7 @@ fn parse_args() -> Result<Settings, BoxError> {
         seconds: 3.0,
         rounds: 3,
         only: None,
+        client: None,
     };
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -48,13 +50,14 @@ fn parse_args() -> Result<Settings, BoxError> {
             "--seconds" => s.seconds = value()?.parse()?,
             "--rounds" => s.rounds = value()?.parse()?,
             "--only" => s.only = Some(value()?),
+            "--client" => s.client = Some(value()?),
             _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
             _ => s.seed = a,
         }
     }
     if s.seed.is_empty() {
         return Err(
-            "usage: client-bench HOST:PORT [--tasks N] [--depth N] [--seconds S] [--rounds N] [--only single|pipeline]"
+            "usage: client-bench HOST:PORT [--tasks N] [--depth N] [--seconds S] [--rounds N] [--only single|pipeline] [--client slotkv|redis-rs]"
                 .into(),
         );
     }
@@ -205,8 +208,22 @@ async fn main() -> Result<(), BoxError> {
     // A short warm-up of both: connections made, slot maps learned, keys created.
     let warm = Settings { seconds: 0.5, ..s.clone() };
     for w in &workloads {
-        measure(&slotkv, w, &warm).await?;
-        measure(&redis_rs, w, &warm).await?;
+        for b in [&slotkv, &redis_rs] {
+            if s.client.as_deref().is_none_or(|c| c == b.name()) {
+                measure(b, w, &warm).await?;
+            }
+        }
+    }
+    // One client alone (for profiling): no ratio, one line per round.
+    if let Some(name) = &s.client {
+        let b = if name == "slotkv" { &slotkv } else { &redis_rs };
+        for round in 1..=s.rounds {
+            for w in &workloads {
+                let m = measure(b, w, &s).await?;
+                println!("round {round} {w} {name} {:.0} cpu-us/op {:.2}", m.ops_per_second, m.cpu_us_per_op);
+            }
+        }
+        return Ok(());
     }
     for round in 1..=s.rounds {
         for w in &workloads {
