@@ -197,7 +197,9 @@ async fn main() -> Result<(), BoxError> {
     let s = parse_args()?;
     let slotkv = Bench::Slotkv(slotkv_client::ClusterClient::builder([s.seed.as_str()]).build().await?);
     let redis_rs = Bench::RedisRs(
-        redis::cluster::ClusterClient::new(vec![format!("redis://{}/", s.seed)])?.get_async_connection().await?,
+        redis::cluster::ClusterClient::new(vec![format!("redis://{}/", s.seed)])?
+            .get_async_connection()
+            .await?,
     );
     println!(
         "# {} tasks, pipelines of {}, {} s per measurement, {} rounds, seed {}",
