@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use slotkv_proto::frame::Frame;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 pub trait FromReply: Sized {
@@ -189,6 +189,13 @@ macro_rules! tuple {
 tuple!(2: A, B);
 tuple!(3: A, B, C);
 tuple!(4: A, B, C, D);
+
+/// Sets (`SMEMBERS`, `SINTER`): a RESP2 array or a RESP3 set.
+impl<T: FromReply + Eq + Hash> FromReply for HashSet<T> {
+    fn from_reply(frame: Frame) -> Result<Self> {
+        Ok(Vec::<T>::from_reply(frame)?.into_iter().collect())
+    }
+}
 
 #[cfg(test)]
 mod tests {
