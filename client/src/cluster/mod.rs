@@ -206,6 +206,14 @@ pub(crate) fn keys_of(c: &Cmd) -> Vec<&[u8]> {
 /// The slot of a command's keys (the first key decides; the node answers `CROSSSLOT` if they differ), or
 /// `None` for a command without keys.
 pub(crate) fn slot_of(c: &Cmd) -> Option<usize> {
+    use slotkv_proto::command::flags;
+    let args = c.args();
+    let spec = slotkv_proto::lookup(args.first()?)?;
+    // The common case without building the argument list: the first key at a fixed position.
+    if !spec.has(flags::MOVABLE_KEYS | flags::CONTAINER) {
+        let first = usize::try_from(spec.first_key).ok().filter(|&f| f > 0)?;
+        return args.get(first).map(|k| usize::from(key_slot(k)));
+    }
     keys_of(c).first().map(|k| usize::from(key_slot(k)))
 }
 
@@ -446,7 +454,7 @@ impl ClusterClient {
     async fn send_by(&self, c: &Cmd, deadline: Instant) -> Result<Frame> {
         let slot = slot_of(c);
         let blocking = is_blocking(c);
-        let mut addr = self.owner(slot).map(|a| a.to_string());
+        let mut addr = self.owner(slot);
         let mut asking = false;
         let mut wait = self.inner.options.backoff;
         let mut result = Err(Error::Io("no attempt".into()));
@@ -461,10 +469,10 @@ impl ClusterClient {
                 Step::Done => return result,
                 Step::Moved { slot, addr: to } => {
                     self.learn_owner(slot, &to);
-                    addr = Some(to);
+                    addr = Some(Arc::from(to));
                 }
                 Step::Ask { addr: to } => {
-                    addr = Some(to);
+                    addr = Some(Arc::from(to));
                     asking = true;
                 }
                 Step::Retry => {
@@ -474,7 +482,7 @@ impl ClusterClient {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(self.inner.options.max_backoff);
                     let _ = self.refresh_after(seen).await;
-                    addr = self.owner(slot).map(|a| a.to_string());
+                    addr = self.owner(slot);
                 }
             }
         }
@@ -518,6 +526,13 @@ impl ClusterClient {
             let alone = is_blocking(c) || split::split(c).is_some();
             let addr = if alone { None } else { self.owner(slot_of(c)) };
             groups.entry(addr).or_default().push(i);
+        }
+        // All on one node (the common case): sent from this task, no copies.
+        if groups.len() == 1 {
+            if let Some((Some(addr), _)) = groups.iter().next() {
+                let replies = self.send_batch(addr, cmds, deadline).await;
+                return Ok(replies.into_iter().map(|r| r.and_then(T::from_reply)).collect());
+            }
         }
         let tasks: Vec<_> = groups
             .into_iter()
