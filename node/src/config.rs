@@ -89,16 +89,39 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "maxmemory-policy",
         "noeviction",
-        Check::Enum(&["noeviction"]),
+        Check::Enum(crate::evict::POLICY_NAMES),
         true,
-        "What to do at maxmemory (other policies: issue 10).",
+        "What to do at maxmemory: refuse writes (noeviction) or evict keys, from all keys or only those with a \
+         TTL, the least recently used (lru), least frequently used (lfu), at random, or nearest to expire (ttl).",
     ),
     s(
         "maxmemory-samples",
         "5",
         Check::Int(1, 64),
         true,
-        "Keys sampled per eviction (for the eviction policies to come).",
+        "Keys sampled per eviction: more is closer to true LRU/LFU and costs more CPU.",
+    ),
+    s(
+        "maxmemory-eviction-tenacity",
+        "10",
+        Check::Int(0, 100),
+        true,
+        "How long one eviction step may run before the command goes on and eviction resumes later (0: \
+         about 50 us, 10: about 500 us, 100: unlimited).",
+    ),
+    s(
+        "lfu-log-factor",
+        "10",
+        Check::Int(0, 1_000_000),
+        true,
+        "How slowly the LFU counter grows: with 10 it saturates (255) around a million hits.",
+    ),
+    s(
+        "lfu-decay-time",
+        "1",
+        Check::Int(0, 1_000_000),
+        true,
+        "Minutes of idleness that take one off a key's LFU counter (0: it never decays).",
     ),
     s("proto-max-bulk-len", "512mb", Check::Memory, true, "Largest single argument a client may send."),
     s(
@@ -473,6 +496,11 @@ pub struct Config {
     pub loglevel: String,
     pub hz: u64,
     pub maxmemory: u64,
+    pub maxmemory_policy: crate::evict::Policy,
+    pub maxmemory_samples: usize,
+    pub maxmemory_eviction_tenacity: u64,
+    pub lfu_log_factor: u64,
+    pub lfu_decay_time: u64,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
     pub hash_max_entries: usize,
@@ -526,6 +554,11 @@ impl Default for Config {
             loglevel: String::new(),
             hz: 10,
             maxmemory: 0,
+            maxmemory_policy: crate::evict::Policy::NoEviction,
+            maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             hash_max_entries: 0,
@@ -716,6 +749,12 @@ impl Config {
         self.loglevel = self.get("loglevel").unwrap_or("notice").to_string();
         self.hz = self.num("hz").max(1);
         self.maxmemory = self.num("maxmemory");
+        self.maxmemory_policy =
+            crate::evict::Policy::parse(self.get("maxmemory-policy").unwrap_or_default()).unwrap_or_default();
+        self.maxmemory_samples = self.num("maxmemory-samples").max(1) as usize;
+        self.maxmemory_eviction_tenacity = self.num("maxmemory-eviction-tenacity");
+        self.lfu_log_factor = self.num("lfu-log-factor");
+        self.lfu_decay_time = self.num("lfu-decay-time");
         self.proto_max_bulk_len = self.num("proto-max-bulk-len") as usize;
         self.client_query_buffer_limit = self.num("client-query-buffer-limit") as usize;
         self.hash_max_entries = self.num("hash-max-listpack-entries") as usize;

@@ -66,6 +66,7 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     ctx.srv.stats.command(index).calls += 1;
     let dirty = ctx.srv.db.dirty;
     let expired = ctx.srv.db.expired_keys;
+    ctx.srv.db.now_ms = ctx.now;
     let result = run(ctx, spec.id, argv);
     if result.is_err() {
         ctx.srv.stats.command(index).failed_calls += 1;
@@ -154,9 +155,11 @@ fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
             return Err(e);
         }
     }
-    if spec.has(flags::DENYOOM) && ctx.srv.config.maxmemory > 0 {
-        ctx.srv.refresh_memory_at(ctx.now);
-        if ctx.srv.used_memory > ctx.srv.config.maxmemory {
+    // Over maxmemory, every command first evicts (as Redis does); commands that may grow the data are
+    // refused if nothing more can be evicted. The AOF loader never evicts.
+    if ctx.srv.config.maxmemory > 0 && ctx.me.token != usize::MAX {
+        let outcome = crate::evict::perform(ctx.srv, ctx.now);
+        if outcome == crate::evict::Outcome::Full && spec.has(flags::DENYOOM) {
             return Err(CmdError::Static(error::OOM));
         }
     }

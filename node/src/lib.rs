@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod dispatch;
 pub mod error;
+pub mod evict;
 pub mod glob;
 pub mod logging;
 pub mod memory;

@@ -22,3 +22,15 @@ pub fn rss() -> u64 {
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }
+
+thread_local! {
+    /// jemalloc's running totals of what this thread allocated and freed.
+    static THREAD_COUNTERS: Option<(tikv_jemalloc_ctl::thread::ThreadLocal<u64>, tikv_jemalloc_ctl::thread::ThreadLocal<u64>)> =
+        tikv_jemalloc_ctl::thread::allocatedp::read().ok().zip(tikv_jemalloc_ctl::thread::deallocatedp::read().ok());
+}
+
+/// Bytes this thread allocated minus bytes it freed, since it started: two memory loads, cheap enough to
+/// measure what one eviction freed, or how `used_memory` moved between two reads of [`allocated`].
+pub fn thread_net() -> Option<i64> {
+    THREAD_COUNTERS.with(|c| c.map(|(a, d)| a.get() as i64 - d.get() as i64))
+}

@@ -452,6 +452,10 @@ impl EventLoop {
             srv.stats.ops_sample = (now, srv.stats.commands_processed);
         }
         srv.refresh_memory();
+        // Eviction that ran out of time in a command goes on here, even with no commands coming.
+        if srv.config.maxmemory > 0 && srv.used_memory > srv.config.maxmemory {
+            crate::evict::perform(srv, now);
+        }
         crate::persist::cron(srv, now);
         if let Some(bus) = self.bus.as_mut() {
             bus.cron(srv, self.poll.registry(), now);

@@ -84,8 +84,13 @@ pub struct Server {
     /// Allocator bytes in use, refreshed every cron tick and before writes when `maxmemory` is set.
     pub used_memory: u64,
     pub used_memory_peak: u64,
-    /// When `used_memory` was last read (Unix ms).
+    /// When `used_memory` was last read from the allocator (Unix ms), and this thread's net allocation
+    /// then ([`crate::memory::thread_net`]): between reads, `used_memory` follows the data thread's own
+    /// allocations and frees.
     pub memory_checked_ms: i64,
+    pub memory_net_base: i64,
+    /// The eviction pool and count (`maxmemory-policy`).
+    pub evict: crate::evict::Evictor,
     /// The ports the node listens on, for `INFO`.
     pub tcp_port: u16,
     /// Blocked clients by the key they wait on, first blocked first.
@@ -114,8 +119,10 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config, now_ms: i64) -> Server {
         let run_id = (0..40).map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0')).collect();
+        let mut db = Db::new();
+        db.tracking = crate::evict::Tracking::of(&config);
         Server {
-            db: Db::new(),
+            db,
             tcp_port: config.port,
             config,
             stats: Stats::default(),
@@ -129,6 +136,8 @@ impl Server {
             used_memory: 0,
             used_memory_peak: 0,
             memory_checked_ms: 0,
+            memory_net_base: 0,
+            evict: crate::evict::Evictor::default(),
             waiters: HashMap::new(),
             deadlines: BTreeSet::new(),
             wake: Vec::new(),
@@ -171,14 +180,24 @@ impl Server {
     pub fn refresh_memory(&mut self) {
         self.used_memory = crate::memory::allocated();
         self.used_memory_peak = self.used_memory_peak.max(self.used_memory);
+        self.memory_net_base = crate::memory::thread_net().unwrap_or(0);
     }
 
-    /// [`Server::refresh_memory`] at most once per millisecond: asking jemalloc costs microseconds,
-    /// too much for every write when `maxmemory` is set.
+    /// `used_memory` now: read from the allocator at most every 100 ms (it costs microseconds), and in
+    /// between moved by what this thread allocated and freed since (two loads).
     pub fn refresh_memory_at(&mut self, now_ms: i64) {
-        if now_ms != self.memory_checked_ms {
-            self.memory_checked_ms = now_ms;
-            self.refresh_memory();
+        let net = crate::memory::thread_net();
+        match net {
+            Some(net) if now_ms - self.memory_checked_ms < 100 && now_ms >= self.memory_checked_ms => {
+                let used = self.used_memory as i64 + (net - self.memory_net_base);
+                self.used_memory = used.max(0) as u64;
+                self.memory_net_base = net;
+                self.used_memory_peak = self.used_memory_peak.max(self.used_memory);
+            }
+            _ => {
+                self.memory_checked_ms = now_ms;
+                self.refresh_memory();
+            }
         }
     }
 }

@@ -140,7 +140,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 t,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
-                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
+                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\n\
                  keyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
                  total_error_replies:{}\r",
                 s.connections_received,
@@ -150,6 +150,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 s.net_output_bytes,
                 s.rejected_connections,
                 srv.db.expired_keys,
+                srv.evict.evicted_keys,
                 s.keyspace_hits,
                 s.keyspace_misses,
                 srv.channels.len(),
@@ -250,6 +251,12 @@ pub fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         if name.eq_ignore_ascii_case("loglevel") {
             crate::logging::set_level(&ctx.srv.config.loglevel);
         }
+        if ["maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            ctx.srv.db.tracking = crate::evict::Tracking::of(&ctx.srv.config);
+        }
         if name.eq_ignore_ascii_case("appendonly") || name.eq_ignore_ascii_case("appendfsync") {
             crate::persist::config_changed(ctx.srv, ctx.now)
                 .map_err(|e| CmdError::Msg(format!("ERR Failed to set the AOF: {e}")))?;
@@ -262,6 +269,7 @@ pub fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
 pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     ctx.srv.stats = Stats::default();
     ctx.srv.db.expired_keys = 0;
+    ctx.srv.evict.evicted_keys = 0;
     ctx.me.out.ok();
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! entries. A string key whose key and value fit in 29 bytes together (`key:123456` with a 16-byte value
 //! does) lives entirely inside the entry, with no heap allocation at all. Everything else (longer strings,
 //! keys with a TTL, collections) is boxed, with the key and a string value in one allocation so that a
-//! lookup touches the box and one byte buffer.
+//! lookup touches the box and one byte buffer. Every entry also carries 24 bits of access information for
+//! the eviction policies, as Redis's objects do: an LRU clock or an LFU counter (see [`crate::evict`]).
 
 use crate::types::hash::Hash;
 use crate::types::list::List;
@@ -10,10 +11,10 @@ use crate::types::set::Set;
 use crate::types::zset::Zset;
 use thin_vec::ThinVec;
 
-/// Bytes of key plus value that an inline entry holds.
-pub const INLINE_CAP: usize = 29;
+/// Bytes of key plus value that an inline entry holds (`key:123456` with a 16-byte value fits).
+pub const INLINE_CAP: usize = 26;
 /// The longest key a `ShortKey` entry holds in the table.
-pub const SHORT_KEY_CAP: usize = 22;
+pub const SHORT_KEY_CAP: usize = 19;
 /// In the `klen` byte of `Inline` and `ShortKey`: the string was modified in place (`APPEND`,
 /// `SETRANGE`), which `OBJECT ENCODING` reports as `raw` as Redis does.
 const RAW: u8 = 0x80;
@@ -28,12 +29,14 @@ pub enum Entry {
     Inline {
         klen: u8,
         vlen: u8,
+        access: [u8; 3],
         buf: [u8; INLINE_CAP],
     },
     /// A short key in the table and its string value behind a thin pointer: a lookup compares keys
     /// without leaving the table and reaches the value with one more memory access.
     ShortKey {
         klen: u8,
+        access: [u8; 3],
         key: [u8; SHORT_KEY_CAP],
         value: ThinVec<u8>,
     },
@@ -49,6 +52,8 @@ pub struct Boxed {
     key_len: usize,
     /// See [`RAW`].
     raw: bool,
+    /// The LRU clock or LFU counter (24 bits), see [`crate::evict`].
+    access: u32,
     /// The key, followed by the value for a string.
     bytes: Vec<u8>,
     value: Value,
@@ -143,13 +148,13 @@ impl Entry {
             if let Some(dst) = buf.get_mut(key.len()..key.len() + value.len()) {
                 dst.copy_from_slice(value);
             }
-            Entry::Inline { klen: key.len() as u8, vlen: value.len() as u8, buf }
+            Entry::Inline { klen: key.len() as u8, vlen: value.len() as u8, access: [0; 3], buf }
         } else if expire_at == 0 && key.len() <= SHORT_KEY_CAP {
             let mut k = [0u8; SHORT_KEY_CAP];
             if let Some(dst) = k.get_mut(..key.len()) {
                 dst.copy_from_slice(key);
             }
-            Entry::ShortKey { klen: key.len() as u8, key: k, value: ThinVec::from(value) }
+            Entry::ShortKey { klen: key.len() as u8, access: [0; 3], key: k, value: ThinVec::from(value) }
         } else {
             let mut bytes = Vec::with_capacity(key.len() + value.len());
             bytes.extend_from_slice(key);
@@ -158,6 +163,7 @@ impl Entry {
                 expire_at,
                 key_len: key.len(),
                 raw: false,
+                access: 0,
                 bytes,
                 value: Value::Str,
             }))
@@ -178,6 +184,7 @@ impl Entry {
             expire_at,
             key_len: key.len(),
             raw: false,
+            access: 0,
             bytes: key.to_vec(),
             value,
         }))
@@ -237,7 +244,7 @@ impl Entry {
     /// The value if this is a string.
     pub fn as_str(&self) -> Option<&[u8]> {
         match self {
-            Entry::Inline { klen, vlen, buf } => {
+            Entry::Inline { klen, vlen, buf, .. } => {
                 let start = len7(*klen);
                 buf.get(start..start + *vlen as usize)
             }
@@ -255,6 +262,26 @@ impl Entry {
 
     pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
         self.as_mut_()
+    }
+
+    /// The access information: an LRU clock or an LFU counter, 24 bits.
+    pub fn access(&self) -> u32 {
+        match self {
+            Entry::Inline { access: [a, b, c], .. } | Entry::ShortKey { access: [a, b, c], .. } => {
+                u32::from_le_bytes([*a, *b, *c, 0])
+            }
+            Entry::Boxed(b) => b.access,
+        }
+    }
+
+    pub fn set_access(&mut self, value: u32) {
+        match self {
+            Entry::Inline { access, .. } | Entry::ShortKey { access, .. } => {
+                let [a, b, c, _] = value.to_le_bytes();
+                *access = [a, b, c];
+            }
+            Entry::Boxed(b) => b.access = value & 0xFF_FFFF,
+        }
     }
 
     /// Whether a string was modified in place (`OBJECT ENCODING` says `raw`).
@@ -290,6 +317,7 @@ impl Entry {
     /// Replaces the value with a string, keeping the key and its expiry.
     pub fn set_str(&mut self, value: &[u8]) {
         self.set_raw(false);
+        let access = self.access();
         match self {
             Entry::Boxed(b) if b.expire_at != 0 || b.key_len + value.len() > INLINE_CAP => {
                 b.bytes.truncate(b.key_len);
@@ -303,6 +331,7 @@ impl Entry {
             _ => {
                 let (key, expire_at) = (self.key().to_vec(), self.expire_at());
                 *self = Entry::string(&key, value, expire_at);
+                self.set_access(access);
             }
         }
     }
@@ -328,14 +357,16 @@ impl Entry {
             _ => Entry::string(key, self.as_str().unwrap_or_default(), self.expire_at()),
         };
         e.set_raw(self.is_raw());
+        e.set_access(self.access());
         e
     }
 
     /// Sets or clears (0) the expiry, boxing an inline entry that gets one and unboxing one that loses it.
     pub fn set_expire(&mut self, at: i64) {
-        let raw = self.is_raw();
+        let (raw, access) = (self.is_raw(), self.access());
         self.set_expire_keeping_encoding(at);
         self.set_raw(raw);
+        self.set_access(access);
     }
 
     fn set_expire_keeping_encoding(&mut self, at: i64) {

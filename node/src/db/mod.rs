@@ -47,6 +47,10 @@ pub struct Db {
     pub log_expired: bool,
     /// Keys removed because they expired, since the last drain.
     pub expired_log: Vec<Vec<u8>>,
+    /// What a key's access information records: its LRU clock or its LFU counter.
+    pub tracking: crate::evict::Tracking,
+    /// The time of the command running (Unix ms), for the access information of keys it creates.
+    pub now_ms: i64,
 }
 
 impl Default for Db {
@@ -75,6 +79,8 @@ impl Db {
             capture: None,
             log_expired: false,
             expired_log: Vec::new(),
+            tracking: crate::evict::Tracking::Lru,
+            now_ms: 0,
         }
     }
 
@@ -137,7 +143,9 @@ impl Db {
                 if write {
                     self.dirty += 1;
                 }
-                Some(found.into_mut())
+                let e = found.into_mut();
+                e.set_access(self.tracking.touch(e.access(), now));
+                Some(e)
             }
         }
     }
@@ -153,7 +161,9 @@ impl Db {
     }
 
     /// Stores `entry` under its key, replacing whatever was there. Returns the old entry.
-    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, mut entry: Entry) -> Option<Entry> {
+        entry.set_access(self.tracking.fresh(self.now_ms));
+        let keep_counter = matches!(self.tracking, crate::evict::Tracking::Lfu { .. });
         let key = entry.key();
         let hash = self.key_hash(key);
         let idx = key_slot(key) as usize;
@@ -169,7 +179,14 @@ impl Db {
         let hasher = &self.hasher;
         let slot = self.slots.get_mut(idx)?;
         let old = match slot.table.entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
-            TableEntry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            TableEntry::Occupied(mut o) => {
+                let old = std::mem::replace(o.get_mut(), entry);
+                // An overwritten key keeps its access frequency, as in Redis.
+                if keep_counter {
+                    o.get_mut().set_access(old.access());
+                }
+                Some(old)
+            }
             TableEntry::Vacant(v) => {
                 v.insert(entry);
                 None
@@ -309,6 +326,33 @@ impl Db {
             return Some(key);
         }
         None
+    }
+
+    /// Visits up to `count` live keys picked at random for eviction (only keys with a TTL when
+    /// `volatile_only`): consecutive entries of a random slot from a random position, then of the next
+    /// slots, as Redis samples consecutive buckets. Visits nothing when there is no such key.
+    pub fn sample(&self, count: usize, volatile_only: bool, now: i64, mut visit: impl FnMut(&Entry)) {
+        let qualifies = |s: &Slot| if volatile_only { s.volatile > 0 } else { !s.table.is_empty() };
+        if (volatile_only && self.volatile == 0) || self.keys == 0 {
+            return;
+        }
+        let start = fastrand::usize(..SLOT_COUNT);
+        let mut seen = 0;
+        for i in 0..SLOT_COUNT {
+            let Some(slot) = self.slots.get((start + i) % SLOT_COUNT).filter(|s| qualifies(s)) else {
+                continue;
+            };
+            let len = slot.table.len();
+            let from = fastrand::usize(..len);
+            let wanted = |e: &&Entry| (!volatile_only || e.expire_at() != 0) && !is_expired(e, now);
+            for e in slot.table.iter().skip(from).chain(slot.table.iter().take(from)).filter(wanted) {
+                visit(e);
+                seen += 1;
+                if seen >= count {
+                    return;
+                }
+            }
+        }
     }
 
     /// One step of active expiry: visits slots that hold keys with a TTL, from where the last step stopped,

@@ -294,16 +294,32 @@ pub fn object_refcount(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     object_int(ctx, a, 1)
 }
 
-/// Access times are not tracked until the eviction policies (issue 10) need them: every key reads as
-/// just used.
+/// Seconds since the key was last used (its LRU clock); an error under an LFU policy, as in Redis. Neither
+/// `OBJECT` subcommand counts as a use.
 pub fn object_idletime(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
-    object_int(ctx, a, 0)
+    let now = ctx.now;
+    let Some(access) = ctx.srv.db.peek(key(a, 2), now).map(|e| e.access()) else {
+        ctx.me.out.null();
+        return Ok(());
+    };
+    if ctx.srv.config.maxmemory_policy.is_lfu() {
+        return Err(CmdError::Static(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    ctx.me.out.int((crate::evict::idle_ms(access, now) / 1000) as i64);
+    Ok(())
 }
 
+/// The key's logarithmic access counter (after decay), under an LFU policy only.
 pub fn object_freq(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
-    if ctx.srv.db.get(key(a, 2), now).is_none() {
+    let Some(access) = ctx.srv.db.peek(key(a, 2), now).map(|e| e.access()) else {
         ctx.me.out.null();
+        return Ok(());
+    };
+    if let crate::evict::Tracking::Lfu { decay_minutes, .. } = ctx.srv.db.tracking {
+        ctx.me.out.int(i64::from(crate::evict::lfu_decayed(access, now, decay_minutes)));
         return Ok(());
     }
     Err(CmdError::Static(
