@@ -451,6 +451,8 @@ impl EventLoop {
             srv.stats.ops_per_sec = if t0 == 0 { 0 } else { ops * 1000 / (now - t0) as u64 };
             srv.stats.ops_sample = (now, srv.stats.commands_processed);
         }
+        // Every slot's table looked at about every 1.6 s (hz 10).
+        srv.db.compact_tables(1024);
         srv.refresh_memory();
         // Eviction that ran out of time in a command goes on here, even with no commands coming.
         if srv.config.maxmemory > 0 && srv.used_memory > srv.config.maxmemory {

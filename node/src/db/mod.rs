@@ -51,6 +51,10 @@ pub struct Db {
     pub tracking: crate::evict::Tracking,
     /// The time of the command running (Unix ms), for the access information of keys it creates.
     pub now_ms: i64,
+    /// Slots holding keys, as last counted, and how many more samples may use that count.
+    occupied_slots: std::cell::Cell<(usize, u32)>,
+    /// Where [`Db::compact_tables`] resumes.
+    compact_cursor: usize,
 }
 
 impl Default for Db {
@@ -81,6 +85,8 @@ impl Db {
             expired_log: Vec::new(),
             tracking: crate::evict::Tracking::Lru,
             now_ms: 0,
+            occupied_slots: std::cell::Cell::new((1, 0)),
+            compact_cursor: 0,
         }
     }
 
@@ -289,6 +295,29 @@ impl Db {
     }
 
     /// Keys in one slot.
+    /// Buckets of every slot's table (their capacity).
+    pub fn table_capacity(&self) -> usize {
+        self.slots.iter().map(|s| s.table.capacity()).sum()
+    }
+
+    /// Compacts the tables of up to `count` slots from where the last call stopped: a table that churn
+    /// (keys added and removed, as eviction and expiry do) left at under a third full is rebuilt at its
+    /// size. The hash tables only grow by themselves: after many removals their deleted markers make the
+    /// next insert double the table even at half its capacity, and a cache that evicts all day would keep
+    /// a quarter-full keyspace. Redis resizes its dicts in its cron for the same reason.
+    pub fn compact_tables(&mut self, count: usize) {
+        let hasher = &self.hasher;
+        for _ in 0..count {
+            let idx = self.compact_cursor;
+            self.compact_cursor = (self.compact_cursor + 1) % SLOT_COUNT;
+            let Some(slot) = self.slots.get_mut(idx) else { continue };
+            let len = slot.table.len();
+            if len > 0 && slot.table.capacity() > 3 * len + 4 {
+                slot.table.shrink_to(len, |e| hasher.hash_one(e.key()));
+            }
+        }
+    }
+
     pub fn slot_len(&self, slot: usize) -> usize {
         self.slots.get(slot).map_or(0, |s| s.table.len())
     }
@@ -329,17 +358,38 @@ impl Db {
     }
 
     /// Visits up to `count` live keys picked at random for eviction (only keys with a TTL when
-    /// `volatile_only`): consecutive entries of a random slot from a random position, then of the next
-    /// slots, as Redis samples consecutive buckets. Visits nothing when there is no such key.
+    /// `volatile_only`): consecutive entries from a random position of a slot picked with a probability
+    /// that follows its number of keys, so that every key is about as likely to be sampled (as Redis
+    /// samples its one table). Picking slots uniformly instead would drain small slots and grow big ones
+    /// without end. Visits nothing when there is no such key.
     pub fn sample(&self, count: usize, volatile_only: bool, now: i64, mut visit: impl FnMut(&Entry)) {
-        let qualifies = |s: &Slot| if volatile_only { s.volatile > 0 } else { !s.table.is_empty() };
-        if (volatile_only && self.volatile == 0) || self.keys == 0 {
+        let weight = |s: &Slot| if volatile_only { s.volatile } else { s.table.len() };
+        let total = if volatile_only { self.volatile } else { self.keys };
+        if total == 0 {
             return;
         }
-        let start = fastrand::usize(..SLOT_COUNT);
+        // Rejection sampling: a slot is taken with probability weight / bound, the bound well above the
+        // mean (slots above it are rare, and taken every time).
+        let (mut occupied, mut uses) = self.occupied_slots.get();
+        if uses == 0 {
+            // Counting the slots in use costs a pass over them: done once per 1024 samples.
+            occupied = self.slots.iter().filter(|s| !s.table.is_empty()).count().max(1);
+            uses = 1024;
+        }
+        self.occupied_slots.set((occupied, uses - 1));
+        let bound = 4 * total / occupied + 16;
+        let mut start = fastrand::usize(..SLOT_COUNT);
+        for _ in 0..256 {
+            let candidate = fastrand::usize(..SLOT_COUNT);
+            let w = self.slots.get(candidate).map_or(0, weight);
+            if w > 0 && fastrand::usize(..bound) < w {
+                start = candidate;
+                break;
+            }
+        }
         let mut seen = 0;
         for i in 0..SLOT_COUNT {
-            let Some(slot) = self.slots.get((start + i) % SLOT_COUNT).filter(|s| qualifies(s)) else {
+            let Some(slot) = self.slots.get((start + i) % SLOT_COUNT).filter(|s| weight(s) > 0) else {
                 continue;
             };
             let len = slot.table.len();
