@@ -325,13 +325,20 @@ pub async fn del_node(
         v.conn.q::<()>(&forget).await?;
     }
     if let Ok(v) = c.view(&id) {
-        // It forgets the others too, so that its gossip does not bring it back.
-        if let Err(e) = v.conn.q::<()>(&cmd("CLUSTER").arg("RESET").arg("SOFT")).await {
-            out.warn(format!("CLUSTER RESET SOFT on {addr}: {e}"));
-        }
-        if shutdown {
-            // The connection closes as the node exits: no reply is the expected answer.
-            let _ = v.conn.raw(&[cmd("SHUTDOWN")]).await;
+        // It forgets the others too, so that its gossip does not bring it back; when it is to stop, in
+        // the same write, so that no client finds it answering for an empty cluster meanwhile. The
+        // connection closes as the node exits: no reply to SHUTDOWN is the expected answer.
+        let reset = cmd("CLUSTER").arg("RESET").arg("SOFT");
+        let replies =
+            if shutdown { v.conn.raw(&[reset, cmd("SHUTDOWN")]).await } else { v.conn.raw(&[reset]).await };
+        match replies {
+            Ok(r) => {
+                if let Some(e) = r.first().and_then(crate::node::error_text) {
+                    out.warn(format!("CLUSTER RESET SOFT on {addr}: {e}"));
+                }
+            }
+            Err(e) if !shutdown => out.warn(format!("CLUSTER RESET SOFT on {addr}: {e}")),
+            Err(_) => {}
         }
     }
     let until = Instant::now() + FORGET_DEADLINE;

@@ -95,8 +95,12 @@ pub fn parse_line(line: &str) -> Result<NodeLine, String> {
     Ok(out)
 }
 
+/// Parses `CLUSTER NODES`, leaving out nodes still in handshake: a `MEET` in progress shows one under a
+/// temporary id, which is not a member yet (and may be a node already listed under its real id).
 pub fn parse_nodes(text: &str) -> Result<Vec<NodeLine>, String> {
-    text.lines().filter(|l| !l.trim().is_empty()).map(parse_line).collect()
+    let lines: Vec<NodeLine> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(parse_line).collect::<Result<_, _>>()?;
+    Ok(lines.into_iter().filter(|l| !l.has_flag("handshake")).collect())
 }
 
 /// Slots as compact ranges: `0-5460,5462`.
