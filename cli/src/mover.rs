@@ -122,6 +122,11 @@ impl<'a> Mover<'a> {
             .filter(|v| v.me.id != m.from && v.me.id != m.to)
             .map(|v| v.conn.clone())
             .collect();
+        // The last steps of a group overlap the first ones of the next: the source's and the other
+        // nodes' `SETSLOT NODE` pipelines are sent without waiting for their replies (each connection
+        // keeps its order, so the source still takes them before the next group's `MIGRATING`); their
+        // replies are checked before the move returns.
+        let mut in_flight: Vec<(bool, tokio::task::JoinHandle<Res<()>>)> = Vec::new();
         for group in m.slots.chunks(self.opts.pipeline.max(1)) {
             let what = |step: &str| format!("{step} (slots {})", crate::view::ranges_text(group));
             let marks: Vec<Cmd> = group.iter().map(|&s| setslot(s, "IMPORTING", &m.from)).collect();
@@ -138,24 +143,27 @@ impl<'a> Mover<'a> {
             self.move_keys(&src.conn, &m.from, &target_addr, pending).await?;
             let done: Vec<Cmd> = group.iter().map(|&s| setslot(s, "NODE", &m.to)).collect();
             all_ok(&dst.conn.addr, &what("SETSLOT NODE on the target"), &dst.conn.raw(&done).await?)?;
-            all_ok(&src.conn.addr, &what("SETSLOT NODE on the source"), &src.conn.raw(&done).await?)?;
-            let tasks: Vec<_> = others
-                .iter()
-                .map(|n| {
-                    let (n, done) = (n.clone(), done.clone());
-                    tokio::spawn(async move {
-                        let r = n.raw(&done).await;
-                        r.and_then(|r| all_ok(&n.addr, "SETSLOT NODE", &r))
-                    })
-                })
-                .collect();
-            for t in tasks {
-                if let Ok(Err(e)) = t.await {
-                    self.warnings.push(e.to_string());
-                }
+            // The source only after the target (clients it redirects must find the target ready).
+            let (n, cmds, step) = (src.conn.clone(), done.clone(), what("SETSLOT NODE on the source"));
+            in_flight.push((true, tokio::spawn(async move { all_ok(&n.addr, &step, &n.raw(&cmds).await?) })));
+            for n in &others {
+                let (n, cmds) = (n.clone(), done.clone());
+                in_flight.push((
+                    false,
+                    tokio::spawn(async move { all_ok(&n.addr, "SETSLOT NODE", &n.raw(&cmds).await?) }),
+                ));
             }
             self.slots_moved += group.len();
             self.bar.set_message(format!("{} slots", self.slots_moved));
+        }
+        for (fatal, t) in in_flight {
+            match t.await {
+                Ok(Ok(())) => {}
+                // The other nodes also learn the new owner from the bus: a failure there is a warning.
+                Ok(Err(e)) if !fatal => self.warnings.push(e.to_string()),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => return problem!("SETSLOT NODE task: {e}"),
+            }
         }
         Ok(())
     }
