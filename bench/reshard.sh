@@ -91,7 +91,10 @@ move() {
   local who=$1 from=$2 to=$3 before after t0 t1
   before=$(redis-cli -p "${to##*:}" DBSIZE)
   t0=$(date +%s.%N)
-  if [[ $who == redis ]]; then
+  if [[ $who == slotkv-on-redis ]]; then
+    "$SLOTKV_CLI" reshard "$from" --from "$from" --to "$to" --slots "$SLOTS" --yes \
+      >"$BENCH_TMP/reshard-slotkv-on-redis.log" 2>&1 || { tail -5 "$BENCH_TMP/reshard-slotkv-on-redis.log" >&2; return 1; }
+  elif [[ $who == redis ]]; then
     redis-cli --cluster reshard "$from" --cluster-from "$(myid "$from")" --cluster-to "$(myid "$to")" \
       --cluster-slots "$SLOTS" --cluster-yes >"$BENCH_TMP/reshard-redis.log" 2>&1 ||
       { tail -5 "$BENCH_TMP/reshard-redis.log" >&2; return 1; }
@@ -123,6 +126,15 @@ for ((round = 0; round < ${ROUNDS:-1}; round++)); do
     done
   done
 done
+# The CLI itself, apart from the nodes: slotkv's mover on the Redis cluster (GETKEYSINSLOT + MIGRATE, as
+# redis-cli, but pipelined over slots) there, and redis-cli back.
+m=$(move slotkv-on-redis "${redis_addrs[0]}" "${redis_addrs[1]}"); wait_ok "${redis_addrs[@]}"
+c_rate=$(awk -v k="${m% *}" -v s="${m#* }" 'BEGIN { printf "%.0f", k / s }')
+printf '%-7s on the Redis cluster: %8d keys in %7.2fs = %9d keys/s\n' slotkv "${m% *}" "${m#* }" "$c_rate"
+m=$(move redis "${redis_addrs[1]}" "${redis_addrs[0]}"); wait_ok "${redis_addrs[@]}"
+rate=$(awk -v k="${m% *}" -v s="${m#* }" 'BEGIN { printf "%.0f", k / s }')
+printf '%-7s back:                 %8d keys in %7.2fs = %9d keys/s\n' redis "${m% *}" "${m#* }" "$rate"
+r_rates+=("$rate")
 r_after=$(total "${redis_addrs[@]}")
 s_after=$(total "${slotkv_addrs[@]}")
 echo "keys after:  redis $r_after, slotkv $s_after"
@@ -130,4 +142,5 @@ r=$(printf '%s\n' "${r_rates[@]}" | median)
 s=$(printf '%s\n' "${s_rates[@]}" | median)
 echo "reshard: slotkv $s keys/s, redis-cli $r keys/s, ratio $(ratio "$s" "$r") (median of ${#s_rates[@]} moves each);" \
   "keys lost: slotkv $((s_before - s_after)), redis $((r_before - r_after))"
+echo "the CLI alone (both on Redis nodes): slotkv reshard $c_rate keys/s, ratio $(ratio "$c_rate" "$r") to redis-cli"
 ((s_before == s_after && r_before == r_after)) || { echo "KEYS LOST" >&2; exit 1; }
