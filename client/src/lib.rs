@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod conn;
 pub mod error;
+pub mod raw;
 pub mod reply;
 
 pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions};
