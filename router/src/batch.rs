@@ -284,6 +284,13 @@ impl Batch {
                 return Reply::Borrowed(reply);
             }
         }
+        tracing::debug!(
+            group = s.group,
+            index = s.index,
+            reply = ?direct.map(String::from_utf8_lossy),
+            failed = ?results.get(s.group as usize).map(|r| r.as_ref().err()),
+            "slow path"
+        );
         let bytes = match &s.src {
             Src::Client(r) => buf.get(r.clone()),
             Src::Scratch(r) => self.scratch.get(r.clone()),

@@ -151,7 +151,7 @@ impl Session {
                 continue;
             }
             let mut argv: Vec<&[u8]> = Vec::with_capacity(args.len());
-            args.slices(buf, &mut argv);
+            args.slices(rest, &mut argv);
             let raw =
                 if rest.first() == Some(&b'*') { buf.get(range.clone()).map(|b| (b, range)) } else { None };
             self.command(&argv, raw, buf, stream).await;

@@ -19,11 +19,25 @@ use tokio::sync::Notify;
 /// No node serves this slot (as far as the router knows).
 pub const NO_NODE: u16 = u16::MAX;
 
-/// One cluster node as the router sees it: its address, its shared connections (RESP2, RESP3) and its
-/// counters.
+thread_local! {
+    /// Which worker thread this is (each has its own backend connections).
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as worker `i`.
+pub fn set_worker(i: usize) {
+    WORKER.with(|w| w.set(i));
+}
+
+fn worker() -> usize {
+    WORKER.with(|w| w.get())
+}
+
+/// One cluster node as the router sees it: its address, its shared connections (per worker thread:
+/// RESP2, RESP3) and its counters.
 pub struct Backend {
     pub addr: Arc<str>,
-    conns: [Mutex<Option<RawConnection>>; 2],
+    conns: Vec<[Mutex<Option<RawConnection>>; 2]>,
     pub ops: AtomicU64,
     pub errors: AtomicU64,
     /// Microseconds spent waiting for this node's replies, summed over batches (with `batches`).
@@ -32,10 +46,10 @@ pub struct Backend {
 }
 
 impl Backend {
-    fn new(addr: Arc<str>) -> Backend {
+    fn new(addr: Arc<str>, workers: usize) -> Backend {
         Backend {
             addr,
-            conns: [Mutex::new(None), Mutex::new(None)],
+            conns: (0..workers).map(|_| [Mutex::new(None), Mutex::new(None)]).collect(),
             ops: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             wait_us: AtomicU64::new(0),
@@ -45,13 +59,13 @@ impl Backend {
 
     /// The live shared connection in protocol `resp3`, if there is one.
     pub fn cached(&self, resp3: bool) -> Option<RawConnection> {
-        let slot = self.conns.get(usize::from(resp3))?;
+        let slot = self.conns.get(worker())?.get(usize::from(resp3))?;
         let guard = slot.lock().ok()?;
         guard.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
     fn store(&self, resp3: bool, conn: RawConnection) {
-        if let Some(slot) = self.conns.get(usize::from(resp3)) {
+        if let Some(slot) = self.conns.get(worker()).and_then(|c| c.get(usize::from(resp3))) {
             if let Ok(mut guard) = slot.lock() {
                 *guard = Some(conn);
             }
@@ -222,12 +236,9 @@ impl Router {
             let i = match index.get(&addr) {
                 Some(&i) => i,
                 None => {
-                    let backend = old
-                        .nodes
-                        .iter()
-                        .find(|b| *b.addr == *addr)
-                        .cloned()
-                        .unwrap_or_else(|| Arc::new(Backend::new(Arc::from(addr.as_str()))));
+                    let backend = old.nodes.iter().find(|b| *b.addr == *addr).cloned().unwrap_or_else(|| {
+                        Arc::new(Backend::new(Arc::from(addr.as_str()), self.config.threads))
+                    });
                     nodes.push(backend);
                     let i = (nodes.len() - 1) as u16;
                     index.insert(addr, i);
