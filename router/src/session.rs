@@ -75,6 +75,7 @@ pub async fn serve(
         }
         let n = if let Some(subs) = s.subs.as_mut() {
             tokio::select! {
+                biased;
                 r = stream.read_buf(&mut buf) => r,
                 frame = subs.next_frame() => {
                     let frame = frame.unwrap_or_else(|| b"-ERR slotkv-router: lost the subscription connection\r\n".to_vec());
@@ -87,7 +88,10 @@ pub async fn serve(
                 _ = shutdown.changed() => break,
             }
         } else {
+            // Biased, the read first: when data is there, the other futures are never polled (no
+            // waiter registered and removed on every read).
             tokio::select! {
+                biased;
                 r = stream.read_buf(&mut buf) => r,
                 _ = s.entry.kill.notified() => break,
                 _ = shutdown.changed() => break,

@@ -1562,3 +1562,5 @@ mod tests {
         assert!(parse_nodes_line(&format!("{id} :7000@17000 myself,boss - 0 0 0 connected")).is_err());
     }
 }
+
+pub mod router;
