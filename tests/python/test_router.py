@@ -97,7 +97,7 @@ class Proc:
 class Cluster:
     def __init__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="slotkv-router-py-")
-        self.nodes, self.ports = [], []
+        self.nodes, self.ports, self.router = [], [], None
         for i in range(3):
             d = Path(self.tmp.name) / f"n{i}"
             d.mkdir()
@@ -106,8 +106,8 @@ class Cluster:
                     "--save", "", "--appendonly", "yes", "--appendfsync", "always",
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             node = Proc(args, d, "node")
-            node.start()
             self.nodes.append(node)
+            node.start()
             self.ports.append(port)
         for p in self.ports:
             wait_until(lambda p=p: redis.Redis(port=p).ping(), 20, f"node {p}")
@@ -148,7 +148,17 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster()
+    c = Cluster.__new__(Cluster)
+    c.nodes, c.router = [], None
+    try:
+        c.__init__()
+    except BaseException:
+        # A failed start still stops whatever it started.
+        for n in c.nodes:
+            n.stop(signal.SIGKILL)
+        if c.router is not None:
+            c.router.stop(signal.SIGKILL)
+        raise
     yield c
     status = c.stop()
     assert status == 0, "the router exits cleanly on SIGTERM"
@@ -336,7 +346,11 @@ def test_live_reshard_and_node_restart_under_load(cluster):
     missing = [k for k, v in zip(acked, values) if v is None]
     assert missing == [], f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
     for w in range(4):
-        assert int(r.get(f"count:{w}")) == sum(1 for k in acked if k.startswith(f"w{w}:"))
+        # No acknowledged increment is lost. One more than acknowledged is possible: a command in flight
+        # when the node closed its connections ran there but its reply was lost, and the router sent it
+        # again (at-least-once on a lost connection; docs/router.md, known gaps).
+        done = sum(1 for k in acked if k.startswith(f"w{w}:"))
+        assert done <= int(r.get(f"count:{w}")) <= done + 1
 
 
 def test_django_sessions_shared_by_two_app_servers(cluster):
