@@ -59,6 +59,7 @@ pub mod conn;
 pub mod error;
 pub mod mock;
 pub mod pubsub;
+pub mod raw;
 pub mod reply;
 pub mod single;
 pub mod transport;

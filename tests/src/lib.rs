@@ -1563,3 +1563,4 @@ mod tests {
     }
 }
 pub mod cli;
+pub mod router;
