@@ -34,14 +34,16 @@ fn slot_arg(a: &[u8]) -> Result<usize, CmdError> {
 }
 
 /// Persists the view after a change (Redis saves `nodes.conf` before replying to such commands).
+/// After a command changed the cluster's configuration: the file is replaced before the reply (so a
+/// crashed process restarts with it, as Redis saves before replying), and fsynced once at the end of the
+/// tick (`save_if_changed`), not once per command: a reshard sends thousands of `SETSLOT`s.
 fn changed(ctx: &mut Ctx) -> CmdResult {
     let path = ctx.srv.config.cluster_config_file.clone();
     if let Some(c) = ctx.srv.cluster.as_mut() {
         c.dirty = true;
         c.recount();
-        nodes_file::save(c, std::path::Path::new(&path))
+        nodes_file::save_unsynced(c, std::path::Path::new(&path))
             .map_err(|e| CmdError::Msg(format!("ERR Error saving the cluster config file: {e}")))?;
-        c.dirty = false;
     }
     Ok(())
 }
@@ -254,7 +256,10 @@ pub fn setslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         if c.migrating.contains_key(&s16) && id != c.myself {
             c.migrating.remove(&s16);
         }
-        if id == c.myself && c.importing.remove(&s16).is_some() {
+        // Without agreement, as Redis: only when this node's epoch is not already the greatest, so a
+        // reshard of many slots bumps once.
+        let mine = c.me().map_or(0, |m| m.config_epoch);
+        if id == c.myself && c.importing.remove(&s16).is_some() && (mine == 0 || mine != c.max_epoch()) {
             let epoch = c.max_epoch() + 1;
             c.current_epoch = epoch;
             if let Some(me) = c.me_mut() {

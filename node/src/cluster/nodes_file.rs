@@ -73,6 +73,12 @@ pub fn save(c: &Cluster, path: &Path) -> std::io::Result<()> {
     fsutil::write_atomically(path, render(c).as_bytes())
 }
 
+/// [`save`] without waiting for the disk: the file is replaced at once (a process crash keeps it), and
+/// made durable by the next [`save`] at the end of the event-loop tick.
+pub fn save_unsynced(c: &Cluster, path: &Path) -> std::io::Result<()> {
+    fsutil::write_replacing(path, render(c).as_bytes(), false)
+}
+
 fn num<T: std::str::FromStr>(s: &str, what: &str, line: usize) -> Result<T, String> {
     s.parse().map_err(|_| format!("line {line}: bad {what} '{s}'"))
 }

@@ -34,13 +34,25 @@ pub fn commit_rename(tmp: &Path, path: &Path) -> io::Result<()> {
 /// Replaces `path` with `contents` atomically: temp file, write, fsync, rename, fsync dir. On failure the
 /// old file is untouched and the temp file removed.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_replacing(path, contents, true)
+}
+
+/// [`write_atomically`], with the fsyncs only when `durable`: without them the new contents survive the
+/// process crashing (they are in the page cache) but not the machine losing power.
+pub fn write_replacing(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         f.write_all(contents)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         drop(f);
-        commit_rename(&tmp, path)
+        if durable {
+            commit_rename(&tmp, path)
+        } else {
+            fs::rename(&tmp, path)
+        }
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
