@@ -33,21 +33,22 @@ impl<'c, 'a> Env<'c, 'a> {
     }
 }
 
-/// `redis.call` (`raise`: a failed command raises the error) or `redis.pcall` (returns `{err=...}`).
-pub fn call(env: &RefCell<Env>, lua: &Lua, a: MultiValue, raise: bool) -> mlua::Result<Value> {
+/// The argument with which the instruction hook asks `redis.call` to serve the event loop ([`serve`]):
+/// a light userdata no script can make (its only one, `cjson.null`, is NULL).
+pub fn serve_marker() -> Value {
+    Value::LightUserData(mlua::LightUserData(std::ptr::dangling_mut()))
+}
+
+/// `redis.call`: runs the command, raising its error if it failed.
+pub fn call(env: &RefCell<Env>, lua: &Lua, a: MultiValue) -> mlua::Result<Value> {
+    if a.len() == 1 && a.front() == Some(&serve_marker()) {
+        return Ok(Value::Boolean(serve(env)));
+    }
     let result = match env.try_borrow_mut() {
         Ok(mut env) => command(&mut env, lua, &a),
         Err(_) => Err("ERR redis.call cannot be called from here".to_string()),
     };
-    match result {
-        Ok(v) => Ok(v),
-        Err(msg) if raise => errors::raise(msg),
-        Err(msg) => {
-            let t = lua.create_table()?;
-            t.raw_set("err", msg)?;
-            Ok(Value::Table(t))
-        }
-    }
+    result.or_else(errors::raise)
 }
 
 /// Runs one command for the script; `Err` is the error text (with its code).
@@ -182,7 +183,7 @@ fn check_cluster(
 
 /// Called by the instruction hook: once the script is past `busy-reply-threshold`, serve the other
 /// clients (`-BUSY`, `SCRIPT KILL`, `SHUTDOWN NOSAVE`). Returns whether the script must stop.
-pub fn serve(env: &RefCell<Env>) -> bool {
+fn serve(env: &RefCell<Env>) -> bool {
     let Ok(mut env) = env.try_borrow_mut() else { return false };
     let srv = &mut *env.ctx.srv;
     let threshold =

@@ -38,8 +38,8 @@ pub const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// Instructions between two looks at the clock (Redis uses the same count).
 const HOOK_EVERY: u32 = 100_000;
-/// The registry name of the running script's event-loop callback, which the hook calls.
-const SERVE_KEY: &str = "slotkv.serve";
+/// The registry name of the real `redis` table, where the hook finds the running script's `call`.
+pub const REDIS_KEY: &str = "slotkv.redis";
 
 /// The node's scripting state.
 #[derive(Default)]
@@ -128,8 +128,10 @@ fn install_hook(vm: &Vm) -> Result<(), CmdError> {
 }
 
 fn hook(lua: &mlua::Lua, _: &mlua::Debug) -> mlua::Result<VmState> {
-    let Ok(serve) = lua.named_registry_value::<Function>(SERVE_KEY) else { return Ok(VmState::Continue) };
-    let kill: bool = serve.call(())?;
+    // The running script's `redis.call`, asked to serve the event loop instead of running a command.
+    let Ok(redis) = lua.named_registry_value::<mlua::Table>(REDIS_KEY) else { return Ok(VmState::Continue) };
+    let Ok(call) = redis.raw_get::<Function>("call") else { return Ok(VmState::Continue) };
+    let kill: bool = call.call(call::serve_marker())?;
     if kill {
         // From now on the hook raises on every line, so a `pcall` in the script cannot catch the kill
         // and carry on.
@@ -204,15 +206,8 @@ fn run_in(
 ) -> CmdResult {
     let lua = &vm.lua;
     let internal = |e: mlua::Error| CmdError::Msg(format!("ERR Error running script {name}: {e}"));
-    let strings = |items: &[&[u8]]| -> mlua::Result<mlua::Table> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
-        }
-        Ok(t)
-    };
-    vm.hidden.raw_set("KEYS", strings(keys).map_err(internal)?).map_err(internal)?;
-    vm.hidden.raw_set("ARGV", strings(args).map_err(internal)?).map_err(internal)?;
+    sandbox::fill(lua, &vm.keys, keys).map_err(internal)?;
+    sandbox::fill(lua, &vm.argv, args).map_err(internal)?;
     vm.flags.reset();
     let oom = ctx.srv.config.maxmemory > 0 && {
         ctx.srv.refresh_memory_at(ctx.now);
@@ -242,16 +237,12 @@ fn run_in(
         ctx.srv.feed.begin_exec();
     }
     let env = std::cell::RefCell::new(call::Env::new(&mut *ctx, &mut client, vm.flags.clone()));
+    // One callback per run borrows the server: `redis.call` (`redis.pcall` is Lua around it, see
+    // `sandbox`), which also serves the event loop when the hook asks.
     let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, a: mlua::MultiValue| call::call(&env, lua, a, true))?;
-        let pcall = scope.create_function(|lua, a: mlua::MultiValue| call::call(&env, lua, a, false))?;
-        let serve = scope.create_function(|_, ()| Ok(call::serve(&env)))?;
+        let call = scope.create_function(|lua, a: mlua::MultiValue| call::call(&env, lua, a))?;
         vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        lua.set_named_registry_value(SERVE_KEY, serve)?;
-        let r = vm.xpcall.call::<mlua::MultiValue>((f, vm.handler.clone()));
-        lua.unset_named_registry_value(SERVE_KEY)?;
-        r
+        vm.xpcall.call::<mlua::MultiValue>((&f, &vm.handler))
     });
     drop(env);
     if wrap {

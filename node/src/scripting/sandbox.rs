@@ -28,7 +28,7 @@ const REMOVED: &[&str] =
 /// The protection, written in Lua because `error(msg, 2)` then names the script's line as Redis does.
 const PROTECT: &str = r#"
 local hidden, libs, error_text = ...
-local raw_rawset, raw_setmetatable, raw_error = rawset, setmetatable, error
+local raw_rawset, raw_setmetatable, raw_error, raw_pcall = rawset, setmetatable, error, pcall
 local locked = raw_setmetatable({}, { __mode = "k" })
 local function refuse() raw_error("Attempt to modify a readonly table", 2) end
 local function lock(real)
@@ -37,13 +37,22 @@ local function lock(real)
   locked[proxy] = true
   return proxy
 end
+-- redis.pcall: redis.call, with a failure returned as {err=...} instead of raised.
+local redis = hidden.redis -- the real table: it is locked below
+local function as_reply(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if type(e) == "userdata" then e = error_text(e) end
+  if type(e) == "table" then return e end
+  return { err = e }
+end
+redis.pcall = function(...) return as_reply(raw_pcall(redis.call, ...)) end
 for _, name in ipairs(libs) do hidden[name] = lock(hidden[name]) end
 hidden.rawset = function(t, k, v)
   if locked[t] then raw_error("Attempt to modify a readonly table", 0) end
   return raw_rawset(t, k, v)
 end
 -- As in Redis, pcall gives the text of an error table ({err=...}) and of an error raised from Rust.
-local raw_pcall = pcall
 local function caught(ok, ...)
   if ok then return ok, ... end
   local e = ...
@@ -81,6 +90,9 @@ pub struct Vm {
     pub handler: Function,
     /// The read-only globals every script gets as its environment.
     pub globals: Table,
+    /// `KEYS` and `ARGV`, refilled for each run (fewer tables for the collector).
+    pub keys: Table,
+    pub argv: Table,
     /// What the running script set with `redis.setresp` / `redis.set_repl`.
     pub flags: Rc<RunFlags>,
 }
@@ -110,7 +122,14 @@ pub fn new_vm() -> mlua::Result<Vm> {
     })?;
     let globals: Table = protect.call((hidden.clone(), libs, error_text))?;
     lua.set_globals(globals.clone())?;
-    Ok(Vm { lua, hidden, redis, xpcall, handler, globals, flags })
+    lua.set_named_registry_value(super::REDIS_KEY, redis.clone())?;
+    let keys = lua.create_table()?;
+    let argv = lua.create_table()?;
+    hidden.raw_set("KEYS", keys.clone())?;
+    hidden.raw_set("ARGV", argv.clone())?;
+    // Collect less often than Lua's default (pause 200%): each run leaves a little garbage behind.
+    lua.gc_inc(400, 200, 0);
+    Ok(Vm { lua, hidden, redis, xpcall, handler, globals, keys, argv, flags })
 }
 
 /// Compiles a script body into a function whose environment is the read-only globals.
@@ -121,4 +140,17 @@ pub fn compile(vm: &Vm, body: &[u8]) -> Result<Function, String> {
             other => other.to_string(),
         }
     })
+}
+
+/// Puts `items` in `t` as its sequence, removing what a previous run (or the script itself) left.
+pub fn fill(lua: &Lua, t: &Table, items: &[&[u8]]) -> mlua::Result<()> {
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    let mut i = items.len() + 1;
+    while !t.raw_get::<Value>(i)?.is_nil() {
+        t.raw_set(i, Value::Nil)?;
+        i += 1;
+    }
+    Ok(())
 }
