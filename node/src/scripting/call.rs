@@ -165,11 +165,13 @@ fn check_cluster(
                 "ERR Script attempted to execute a write command while the cluster is down and readonly"
                     .into()
             }
-            _ => "ERR Script attempted to access a non local key in a cluster node script".into(),
+            _ => "ERR Script attempted to access a non local key in a cluster node".into(),
         });
     }
     let first = spec.keys_in(argv).unwrap_or_default().first().and_then(|&i| argv.get(i).copied());
-    let (Some(key), Some(run)) = (first, srv.scripting.run.as_mut()) else { return Ok(()) };
+    let (Some(key), Some(run)) = (first, srv.scripting.run.as_mut().filter(|r| !r.cross_slot)) else {
+        return Ok(());
+    };
     let slot = slotkv_proto::key_slot(key);
     match run.slot {
         None => run.slot = Some(slot),

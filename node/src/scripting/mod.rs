@@ -69,6 +69,9 @@ pub struct Run {
     pub oom: bool,
     /// In cluster mode, the slot of the keys touched so far (the declared ones first).
     pub slot: Option<u16>,
+    /// Keys of several (local) slots may be touched: scripts without a `#!` line (Redis's
+    /// compatibility mode) and those with `flags=allow-cross-slot-keys`.
+    pub cross_slot: bool,
     /// `SCRIPT KILL` or `SHUTDOWN NOSAVE` asked the script to stop.
     pub kill: bool,
     /// Past `busy-reply-threshold`: other clients get `-BUSY`.
@@ -147,7 +150,8 @@ pub fn eval(ctx: &mut Ctx, a: &[&[u8]], read_only: bool) -> CmdResult {
     let (keys, args) = split_keys(a)?;
     let body = a.get(1).copied().unwrap_or_default();
     let (sha, f) = ctx.srv.scripting.load(body)?;
-    run(ctx, &sha, f, keys, args, read_only || shebang_no_writes(body))
+    let cross_slot = !body.starts_with(b"#!") || shebang_flag(body, b"allow-cross-slot-keys");
+    run(ctx, &sha, f, keys, args, read_only || shebang_flag(body, b"no-writes"), cross_slot)
 }
 
 /// `EVALSHA sha1 numkeys [key...] [arg...]` and `EVALSHA_RO`.
@@ -157,17 +161,18 @@ pub fn evalsha(ctx: &mut Ctx, a: &[&[u8]], read_only: bool) -> CmdResult {
     let Some(f) = ctx.srv.scripting.scripts.get(&sha).cloned() else {
         return Err(CmdError::Static(NOSCRIPT));
     };
-    run(ctx, &sha, f, keys, args, read_only)
+    // The body is not at hand: the flags of a `#!` script loaded with SCRIPT LOAD are not kept.
+    run(ctx, &sha, f, keys, args, read_only, true)
 }
 
-/// Whether a `#!lua flags=...` line declares `no-writes`.
-fn shebang_no_writes(body: &[u8]) -> bool {
+/// Whether a `#!lua flags=...` line declares `flag`.
+fn shebang_flag(body: &[u8], flag: &[u8]) -> bool {
     let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
     line.starts_with(b"#!")
         && line
             .split(|&b| b == b' ')
             .filter_map(|w| w.strip_prefix(b"flags="))
-            .any(|f| f.split(|&b| b == b',').any(|x| x == b"no-writes"))
+            .any(|f| f.split(|&b| b == b',').any(|x| x == flag))
 }
 
 type KeysArgs<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]]);
@@ -185,12 +190,20 @@ fn split_keys<'a, 'b>(a: &'a [&'b [u8]]) -> Result<KeysArgs<'a, 'b>, CmdError> {
 }
 
 /// Runs a compiled script with its `KEYS` and `ARGV` and writes its result.
-fn run(ctx: &mut Ctx, name: &str, f: Function, keys: &[&[u8]], args: &[&[u8]], read_only: bool) -> CmdResult {
+fn run(
+    ctx: &mut Ctx,
+    name: &str,
+    f: Function,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    read_only: bool,
+    cross_slot: bool,
+) -> CmdResult {
     ctx.srv.scripting.vm()?;
     let Some(vm) = ctx.srv.scripting.vm.take() else {
         return Err(CmdError::Static("ERR Lua is not available"));
     };
-    let result = run_in(ctx, &vm, name, f, keys, args, read_only);
+    let result = run_in(ctx, &vm, name, f, keys, args, (read_only, cross_slot));
     ctx.srv.scripting.vm = Some(vm);
     result
 }
@@ -202,7 +215,7 @@ fn run_in(
     f: Function,
     keys: &[&[u8]],
     args: &[&[u8]],
-    read_only: bool,
+    (read_only, cross_slot): (bool, bool),
 ) -> CmdResult {
     let lua = &vm.lua;
     let internal = |e: mlua::Error| CmdError::Msg(format!("ERR Error running script {name}: {e}"));
@@ -224,6 +237,7 @@ fn run_in(
         read_only,
         oom,
         slot,
+        cross_slot,
         kill: false,
         busy: false,
         feed_mark: ctx.srv.feed.buf.len(),
