@@ -369,3 +369,34 @@ fn cluster_routes_by_declared_keys_and_checks_script_keys() {
         "-ERR Script attempted to access keys that do not hash to the same slot script: SHA, on @user_script:2.\r\n"
     );
 }
+
+#[test]
+fn cluster_client_loads_scripts_everywhere_and_routes_evalsha() {
+    use slotkv_client::{cmd, ClusterClient};
+    let cluster = TestCluster::from_layout(3);
+    let keys: Vec<String> = (0..3).map(|i| cluster.key_on(i, "counter")).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    rt.block_on(async {
+        let client =
+            ClusterClient::builder([cluster.addr(0)]).build().await.unwrap_or_else(|e| panic!("client: {e}"));
+        let script = "return redis.call('INCR', KEYS[1])";
+        let sha: String = client.query(&cmd("SCRIPT").arg("LOAD").arg(script)).await.expect("SCRIPT LOAD");
+        for key in &keys {
+            let n: i64 = client.query(&cmd("EVALSHA").arg(&sha).arg("1").arg(key)).await.expect("EVALSHA");
+            assert_eq!(n, 1, "{key}");
+        }
+        let exists: Vec<i64> = client.query(&cmd("SCRIPT").arg("EXISTS").arg(&sha)).await.expect("EXISTS");
+        assert_eq!(exists, [1]);
+        // Flushed on one node only: EXISTS, the AND of every node's answer, says 0.
+        cluster.conn(1).ok(&["SCRIPT", "FLUSH"]);
+        let exists: Vec<i64> = client.query(&cmd("SCRIPT").arg("EXISTS").arg(&sha)).await.expect("EXISTS");
+        assert_eq!(exists, [0]);
+        let _: String = client.query(&cmd("SCRIPT").arg("FLUSH")).await.expect("FLUSH");
+        for i in 0..3 {
+            cluster.conn(i).expect(&["SCRIPT", "EXISTS", &sha], b"*1\r\n:0\r\n");
+        }
+    });
+}
