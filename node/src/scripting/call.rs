@@ -199,7 +199,7 @@ fn serve(env: &RefCell<Env>) -> bool {
         tracing::warn!(
             "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
             run.started.elapsed().as_millis(),
-            run.name
+            String::from_utf8_lossy(&run.name)
         );
     }
     crate::net::serve_busy(srv, crate::net::now_ms());

@@ -59,8 +59,8 @@ pub struct Scripting {
 /// The running script.
 pub struct Run {
     pub started: Instant,
-    /// The script's SHA1, for error replies and the log.
-    pub name: String,
+    /// The script's SHA1 (lower-case hex), for the log.
+    pub name: [u8; 40],
     /// A write command was called: `SCRIPT KILL` is refused from then on, and no more OOM checks.
     pub wrote: bool,
     /// `EVAL_RO`/`EVALSHA_RO`: write commands are refused.
@@ -150,6 +150,7 @@ pub fn eval(ctx: &mut Ctx, a: &[&[u8]], read_only: bool) -> CmdResult {
     let (keys, args) = split_keys(a)?;
     let body = a.get(1).copied().unwrap_or_default();
     let (sha, f) = ctx.srv.scripting.load(body)?;
+    let f = &f;
     let cross_slot = !body.starts_with(b"#!") || shebang_flag(body, b"allow-cross-slot-keys");
     run(ctx, &sha, f, keys, args, read_only || shebang_flag(body, b"no-writes"), cross_slot)
 }
@@ -157,12 +158,26 @@ pub fn eval(ctx: &mut Ctx, a: &[&[u8]], read_only: bool) -> CmdResult {
 /// `EVALSHA sha1 numkeys [key...] [arg...]` and `EVALSHA_RO`.
 pub fn evalsha(ctx: &mut Ctx, a: &[&[u8]], read_only: bool) -> CmdResult {
     let (keys, args) = split_keys(a)?;
-    let sha = String::from_utf8_lossy(a.get(1).copied().unwrap_or_default()).to_ascii_lowercase();
-    let Some(f) = ctx.srv.scripting.scripts.get(&sha).cloned() else {
-        return Err(CmdError::Static(NOSCRIPT));
+    let mut lower = [0u8; 40];
+    let given = a.get(1).copied().unwrap_or_default();
+    let sha = match lower.get_mut(..given.len()) {
+        Some(dst) if given.len() == 40 => {
+            dst.copy_from_slice(given);
+            dst.make_ascii_lowercase();
+            std::str::from_utf8(dst).unwrap_or_default()
+        }
+        _ => return Err(CmdError::Static(NOSCRIPT)),
     };
-    // The body is not at hand: the flags of a `#!` script loaded with SCRIPT LOAD are not kept.
-    run(ctx, &sha, f, keys, args, read_only, true)
+    // The cache is taken out while the script runs (nothing can change it meanwhile: SCRIPT is refused
+    // to a busy script's other clients), so the function need not be cloned.
+    let scripts = std::mem::take(&mut ctx.srv.scripting.scripts);
+    let result = match scripts.get(sha) {
+        // The body is not at hand: the flags of a `#!` script loaded with SCRIPT LOAD are not kept.
+        Some(f) => run(ctx, sha, f, keys, args, read_only, true),
+        None => Err(CmdError::Static(NOSCRIPT)),
+    };
+    ctx.srv.scripting.scripts = scripts;
+    result
 }
 
 /// Whether a `#!lua flags=...` line declares `flag`.
@@ -193,7 +208,7 @@ fn split_keys<'a, 'b>(a: &'a [&'b [u8]]) -> Result<KeysArgs<'a, 'b>, CmdError> {
 fn run(
     ctx: &mut Ctx,
     name: &str,
-    f: Function,
+    f: &Function,
     keys: &[&[u8]],
     args: &[&[u8]],
     read_only: bool,
@@ -212,7 +227,7 @@ fn run_in(
     ctx: &mut Ctx,
     vm: &Vm,
     name: &str,
-    f: Function,
+    f: &Function,
     keys: &[&[u8]],
     args: &[&[u8]],
     (read_only, cross_slot): (bool, bool),
@@ -232,7 +247,7 @@ fn run_in(
     };
     ctx.srv.scripting.run = Some(Run {
         started: Instant::now(),
-        name: name.to_string(),
+        name: name.as_bytes().try_into().unwrap_or([b'0'; 40]),
         wrote: false,
         read_only,
         oom,
@@ -256,7 +271,7 @@ fn run_in(
     let outcome = lua.scope(|scope| {
         let call = scope.create_function(|lua, a: mlua::MultiValue| call::call(&env, lua, a))?;
         vm.redis.raw_set("call", call)?;
-        vm.xpcall.call::<mlua::MultiValue>((&f, &vm.handler))
+        vm.xpcall.call::<(bool, Value)>((f, &vm.handler))
     });
     drop(env);
     if wrap {
@@ -271,9 +286,7 @@ fn run_in(
     if let Some(r) = run.as_ref().filter(|r| r.busy) {
         tracing::warn!("Slow script finished after {} ms", r.started.elapsed().as_millis());
     }
-    let mut values = outcome.map_err(internal)?.into_iter();
-    let ok = matches!(values.next(), Some(Value::Boolean(true)));
-    let value = values.next().unwrap_or(Value::Nil);
+    let (ok, value) = outcome.map_err(internal)?;
     if !ok {
         return match value {
             Value::Table(t) => Err(CmdError::Msg(errors::reply_text(&t, name))),

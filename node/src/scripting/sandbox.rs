@@ -147,10 +147,8 @@ pub fn fill(lua: &Lua, t: &Table, items: &[&[u8]]) -> mlua::Result<()> {
     for (i, item) in items.iter().enumerate() {
         t.raw_set(i + 1, lua.create_string(item)?)?;
     }
-    let mut i = items.len() + 1;
-    while !t.raw_get::<Value>(i)?.is_nil() {
+    for i in items.len() + 1..=t.raw_len() {
         t.raw_set(i, Value::Nil)?;
-        i += 1;
     }
     Ok(())
 }
