@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds release binaries and runs the side-by-side benchmarks from ../shared/bench (slotkv against
 # redis-server in the same run, alternating rounds; only the ratios mean anything on a shared machine).
-# Usage: bench/run.sh [node|mem|persist|all]   (default: all). Env vars of the shared scripts pass through
+# Usage: bench/run.sh [node|mem|persist|scripting|all]   (default: all). Env vars of the shared scripts pass through
 # (ROUNDS, TESTS, PIPELINES, KEYS, MIX...). Record results in BENCHMARKS.md with the date and command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +20,7 @@ if [[ $what == mem || $what == all ]]; then
 fi
 if [[ $what == persist || $what == all ]]; then
   bash bench/persistence.sh target/release/slotkv-node
+fi
+if [[ $what == scripting || $what == all ]]; then
+  bash bench/scripting.sh target/release/slotkv-node
 fi

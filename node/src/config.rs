@@ -313,6 +313,13 @@ pub const SETTINGS: &[Setting] = &[
         "Accepted for compatibility; frees are immediate.",
     ),
     s("io-threads", "1", Check::Int(1, 1), false, "One data thread by design."),
+    s(
+        "busy-reply-threshold",
+        "5000",
+        Check::Int(0, i64::MAX),
+        true,
+        "Milliseconds a script may run before other clients get -BUSY and SCRIPT KILL works (alias lua-time-limit).",
+    ),
 ];
 
 /// `docs/configuration.md`, made from [`SETTINGS`] (a test keeps the file in step with the table).
@@ -349,6 +356,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 /// Parses a memory size the way Redis's `memtoull` does: `1k` is 1000, `1kb` is 1024, likewise m/mb, g/gb.

@@ -6,7 +6,7 @@ use crate::commands::{connection, introspection, multi, pubsub, server};
 use crate::error::{self, CmdError, CmdResult};
 use crate::server::Ctx;
 use crate::types::{dump, hash, keys, list, set, string, zset};
-use crate::{persist, propagate};
+use crate::{persist, propagate, scripting};
 use slotkv_proto::command::flags;
 use slotkv_proto::{lookup, lookup_sub, CommandId, CommandSpec};
 
@@ -19,7 +19,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(spec) => {
             ctx.me.last_cmd = spec.name;
             let index = spec.id as usize;
-            let checked = admit(ctx, spec);
+            let checked = admit(ctx, spec, argv);
             if checked.is_err() {
                 ctx.srv.stats.command(index).rejected_calls += 1;
             }
@@ -133,7 +133,7 @@ fn unknown_command(argv: &[&[u8]]) -> CmdError {
 
 /// The checks before a command runs: authentication, the subscriber context, transactions, then memory
 /// for commands that may grow it.
-fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
+fn admit(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     if !ctx.me.authenticated && !spec.has(flags::NO_AUTH) {
         return Err(CmdError::Static(error::NOAUTH));
     }
@@ -142,6 +142,11 @@ fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         )));
+    }
+    // A script past busy-reply-threshold: only SCRIPT KILL, SHUTDOWN NOSAVE and a few connection
+    // commands are served (see `net::serve_busy`).
+    if ctx.srv.scripting.busy() {
+        busy_admit(ctx, spec, argv)?;
     }
     if ctx.srv.persist.loading.is_some() && !spec.has(flags::LOADING) {
         return Err(CmdError::Static(persist::LOADING));
@@ -162,6 +167,21 @@ fn admit(ctx: &mut Ctx, spec: &CommandSpec) -> CmdResult {
         if outcome == crate::evict::Outcome::Full && spec.has(flags::DENYOOM) {
             return Err(CmdError::Static(error::OOM));
         }
+    }
+    Ok(())
+}
+
+/// While a script is busy: `-BUSY` for all but `ALLOW_BUSY` commands; `SHUTDOWN` only with `NOSAVE`,
+/// which drops the script's effects and stops it.
+fn busy_admit(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
+    if !spec.has(flags::ALLOW_BUSY) {
+        return Err(CmdError::Static(scripting::BUSY));
+    }
+    if spec.id == CommandId::Shutdown {
+        if !argv.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"nosave")) {
+            return Err(CmdError::Static(scripting::BUSY));
+        }
+        scripting::abandon(ctx.srv);
     }
     Ok(())
 }
@@ -402,5 +422,15 @@ fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
         C::BgSave => persist::bgsave(ctx, a),
         C::BgRewriteAof => persist::bgrewriteaof(ctx),
         C::Shutdown => server::shutdown(ctx, a),
+        C::Eval => scripting::eval(ctx, a, false),
+        C::EvalRo => scripting::eval(ctx, a, true),
+        C::EvalSha => scripting::evalsha(ctx, a, false),
+        C::EvalShaRo => scripting::evalsha(ctx, a, true),
+        C::Script => introspection::container_help(ctx, "script"),
+        C::ScriptExists => scripting::script_exists(ctx, a),
+        C::ScriptFlush => scripting::script_flush(ctx, a),
+        C::ScriptKill => scripting::script_kill(ctx),
+        C::ScriptLoad => scripting::script_load(ctx, a),
+        C::ScriptHelp => introspection::help(ctx, "script"),
     }
 }

@@ -6,6 +6,7 @@
 //! - [`db`]: the keyspace, one table per hash slot, with lazy and active expiry.
 //! - [`types`]: commands by data type (`string`, `keys`, `hash`).
 //! - [`commands`]: connection, server and introspection commands.
+//! - [`scripting`]: Lua scripts (`EVAL`, `SCRIPT`), sandboxed, with `-BUSY` and `SCRIPT KILL`.
 //! - [`config`]: settings with Redis's names and defaults; [`logging`], [`memory`] (jemalloc statistics).
 
 pub mod blocking;
@@ -23,6 +24,7 @@ pub mod memory;
 pub mod net;
 pub mod persist;
 pub mod propagate;
+pub mod scripting;
 pub mod server;
 pub mod types;
 

@@ -36,6 +36,9 @@ pub fn now_ms() -> i64 {
 /// Serves clients on `listeners` until `stop` is set (SIGTERM) or a client sends `SHUTDOWN`.
 pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<AtomicBool>) -> io::Result<()> {
     let poll = Poll::new()?;
+    // Copies of the listening sockets for a busy script to accept on (see `serve_busy`).
+    let busy_listeners: Vec<TcpListener> =
+        listeners.iter().filter_map(|l| l.try_clone().ok()).map(TcpListener::from_std).collect();
     let mut listeners: Vec<TcpListener> = listeners
         .into_iter()
         .map(|l| {
@@ -50,6 +53,11 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
     if let Some(l) = listeners.first() {
         srv.tcp_port = l.local_addr()?.port();
     }
+    srv.scripting.io = Some(BusyIo {
+        registry: poll.registry().try_clone()?,
+        listeners: busy_listeners,
+        read_buf: vec![0; READ_CHUNK],
+    });
     let waker = Arc::new(mio::Waker::new(poll.registry(), Token(WAKER))?);
     srv.persist.waker = Some(Arc::new(move || {
         let _ = waker.wake();
@@ -179,47 +187,7 @@ struct EventLoop {
 
 impl EventLoop {
     fn accept(&mut self, srv: &mut Server, listener: &TcpListener, now: i64) {
-        loop {
-            let (mut stream, addr) = match listener.accept() {
-                Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::warn!("Accepting client connection: {e}");
-                    return;
-                }
-            };
-            srv.stats.connections_received += 1;
-            let refuse = |stream: &mut TcpStream, msg: &str| {
-                let _ = stream.write_all(format!("-{msg}\r\n").as_bytes());
-            };
-            if srv.clients.len() >= srv.config.maxclients {
-                srv.stats.rejected_connections += 1;
-                refuse(&mut stream, error::MAX_CLIENTS);
-                continue;
-            }
-            if srv.config.protected_mode && srv.config.requirepass.is_none() && !addr.ip().is_loopback() {
-                srv.stats.rejected_connections += 1;
-                refuse(&mut stream, error::DENIED);
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            let laddr = stream.local_addr().unwrap_or(addr);
-            let entry = srv.clients.vacant_entry();
-            let token = entry.key();
-            if let Err(e) = self.poll.registry().register(&mut stream, Token(token), Interest::READABLE) {
-                tracing::warn!("Registering client connection: {e}");
-                continue;
-            }
-            let id = srv.next_client_id;
-            srv.next_client_id += 1;
-            let authenticated = srv.config.requirepass.is_none();
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-            let io =
-                Io { stream, pending: Vec::new(), needed: 0, args: Default::default(), want_write: false };
-            let state = ClientState::new(id, token, fd, addr, laddr, now, authenticated);
-            entry.insert(Some(Box::new(Client { io, state })));
-        }
+        accept(srv, self.poll.registry(), listener, now);
     }
 
     fn on_readable(&mut self, srv: &mut Server, token: usize, now: i64) {
@@ -474,6 +442,50 @@ impl EventLoop {
     }
 }
 
+/// Accepts every waiting connection on `listener` and registers it for reading.
+fn accept(srv: &mut Server, registry: &mio::Registry, listener: &TcpListener, now: i64) {
+    loop {
+        let (mut stream, addr) = match listener.accept() {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                return;
+            }
+        };
+        srv.stats.connections_received += 1;
+        let refuse = |stream: &mut TcpStream, msg: &str| {
+            let _ = stream.write_all(format!("-{msg}\r\n").as_bytes());
+        };
+        if srv.clients.len() >= srv.config.maxclients {
+            srv.stats.rejected_connections += 1;
+            refuse(&mut stream, error::MAX_CLIENTS);
+            continue;
+        }
+        if srv.config.protected_mode && srv.config.requirepass.is_none() && !addr.ip().is_loopback() {
+            srv.stats.rejected_connections += 1;
+            refuse(&mut stream, error::DENIED);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let laddr = stream.local_addr().unwrap_or(addr);
+        let entry = srv.clients.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = registry.register(&mut stream, Token(token), Interest::READABLE) {
+            tracing::warn!("Registering client connection: {e}");
+            continue;
+        }
+        let id = srv.next_client_id;
+        srv.next_client_id += 1;
+        let authenticated = srv.config.requirepass.is_none();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let io = Io { stream, pending: Vec::new(), needed: 0, args: Default::default(), want_write: false };
+        let state = ClientState::new(id, token, fd, addr, laddr, now, authenticated);
+        entry.insert(Some(Box::new(Client { io, state })));
+    }
+}
+
 /// Whether the client is to be closed now: it asked (or was told) to, and its replies are out.
 fn done(client: &Client) -> bool {
     client.state.close_after_reply && client.state.out.buf.is_empty()
@@ -518,4 +530,80 @@ fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usiz
     }
     client.io.needed = 0;
     pos
+}
+
+/// What a script running past `busy-reply-threshold` needs to serve clients from inside the Lua hook:
+/// a handle on the loop's `epoll` (to register new clients), copies of the listening sockets, and a
+/// read buffer of its own.
+pub struct BusyIo {
+    registry: mio::Registry,
+    listeners: Vec<TcpListener>,
+    read_buf: Vec<u8>,
+}
+
+/// Serves clients while a script is busy, as Redis's `processEventsWhileBlocked` does: accepts new
+/// connections, reads every client's socket and runs what arrived (dispatch answers `-BUSY` to all but
+/// `SCRIPT KILL`, `SHUTDOWN NOSAVE` and a few connection commands), and writes the replies.
+///
+/// No `epoll_wait` here: the loop's edge-triggered readiness stays with the loop. Every socket is read
+/// until it would block, so nothing is left behind; a readiness event the loop gets later for data read
+/// here finds an empty socket, which is harmless. Replies that do not fit the socket, and clients that
+/// closed or asked to, are left to the loop through `srv.wake` once the script ends. The running
+/// script's own client is out of the table, so it is never touched.
+pub fn serve_busy(srv: &mut Server, now: i64) {
+    let Some(mut io) = srv.scripting.io.take() else { return };
+    for l in &io.listeners {
+        accept(srv, &io.registry, l, now);
+    }
+    let tokens: Vec<usize> = srv.clients.iter().filter(|(_, c)| c.is_some()).map(|(t, _)| t).collect();
+    for token in tokens {
+        let Some(mut client) = srv.clients.get_mut(token).and_then(Option::take) else { continue };
+        let mut closed = false;
+        loop {
+            match client.io.stream.read(&mut io.read_buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    srv.stats.net_input_bytes += n as u64;
+                    client.io.pending.extend_from_slice(io.read_buf.get(..n).unwrap_or_default());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            if client.io.pending.len() > srv.config.client_query_buffer_limit {
+                closed = true;
+                break;
+            }
+        }
+        if client.state.blocked.is_none() && !client.io.pending.is_empty() {
+            let mut pending = std::mem::take(&mut client.io.pending);
+            let used = process(srv, &mut client, &pending, now);
+            pending.drain(..used.min(pending.len()));
+            client.io.pending = pending;
+        }
+        let buf = &mut client.state.out.buf;
+        let mut written = 0;
+        while written < buf.len() {
+            match client.io.stream.write(buf.get(written..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        srv.stats.net_output_bytes += written as u64;
+        buf.drain(..written);
+        if closed {
+            client.state.close_after_reply = true;
+        }
+        if closed || !buf.is_empty() || client.state.close_after_reply {
+            srv.wake.push(token);
+        }
+        if let Some(slot) = srv.clients.get_mut(token) {
+            *slot = Some(client);
+        }
+    }
+    srv.scripting.io = Some(io);
 }

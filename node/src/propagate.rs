@@ -69,6 +69,16 @@ impl Feed {
         self.multi_written = false;
     }
 
+    /// Drops what was fed after the first `len` bytes of `buf` (a script stopped by `SHUTDOWN NOSAVE`
+    /// leaves nothing half done in the AOF).
+    pub fn truncate(&mut self, len: usize) {
+        if len <= self.buf.len() {
+            self.appended -= (self.buf.len() - len) as u64;
+            self.buf.truncate(len);
+        }
+        self.multi_written = false;
+    }
+
     /// Takes what was fed since the last call.
     pub fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)

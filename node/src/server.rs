@@ -114,6 +114,8 @@ pub struct Server {
     pub held: Vec<usize>,
     /// The slot map, with `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// Lua scripts: the state, the script cache, the running script.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -149,6 +151,7 @@ impl Server {
             persist: crate::persist::Persistence::new(now_ms),
             held: Vec::new(),
             cluster: None,
+            scripting: Default::default(),
         }
     }
 

@@ -126,6 +126,7 @@ impl CommandSpec {
         let (numkeys_at, dest) = match self.id {
             CommandId::ZUnionStore | CommandId::ZInterStore | CommandId::ZDiffStore => (2, Some(1)),
             CommandId::BLMPop | CommandId::BZMPop => (2, None),
+            CommandId::Eval | CommandId::EvalSha | CommandId::EvalRo | CommandId::EvalShaRo => (2, None),
             _ => (1, None),
         };
         let n = argv.get(numkeys_at).and_then(|a| crate::request::parse_i64(a))?;
@@ -388,6 +389,17 @@ command_table! {
     ClientUnblock "client|unblock" -3 [ADMIN NOSCRIPT LOADING STALE] 0 0 0 "connection" "5.0.0" "Unblocks a client blocked by a blocking command from a different connection.";
     ClientNoTouch "client|no-touch" 3 [NOSCRIPT LOADING STALE] 0 0 0 "connection" "7.2.0" "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.";
     ClientHelp "client|help" 2 [LOADING STALE] 0 0 0 "connection" "5.0.0" "Returns helpful text about the different subcommands.";
+    // scripting
+    Eval "eval" -3 [NOSCRIPT STALE MOVABLE_KEYS] 0 0 0 "scripting" "2.6.0" "Executes a server-side Lua script.";
+    EvalSha "evalsha" -3 [NOSCRIPT STALE MOVABLE_KEYS] 0 0 0 "scripting" "2.6.0" "Executes a server-side Lua script by SHA1 digest.";
+    EvalRo "eval_ro" -3 [READONLY NOSCRIPT STALE MOVABLE_KEYS] 0 0 0 "scripting" "7.0.0" "Executes a read-only server-side Lua script.";
+    EvalShaRo "evalsha_ro" -3 [READONLY NOSCRIPT STALE MOVABLE_KEYS] 0 0 0 "scripting" "7.0.0" "Executes a read-only server-side Lua script by SHA1 digest.";
+    Script "script" -2 [CONTAINER] 0 0 0 "scripting" "2.6.0" "A container for Lua scripts management commands.";
+    ScriptExists "script|exists" -3 [NOSCRIPT] 0 0 0 "scripting" "2.6.0" "Determines whether server-side Lua scripts exist in the script cache.";
+    ScriptFlush "script|flush" -2 [NOSCRIPT] 0 0 0 "scripting" "2.6.0" "Removes all server-side Lua scripts from the script cache.";
+    ScriptKill "script|kill" 2 [NOSCRIPT ALLOW_BUSY] 0 0 0 "scripting" "2.6.0" "Terminates a server-side Lua script during execution.";
+    ScriptLoad "script|load" 3 [NOSCRIPT STALE] 0 0 0 "scripting" "2.6.0" "Loads a server-side Lua script to the script cache.";
+    ScriptHelp "script|help" 2 [LOADING STALE] 0 0 0 "scripting" "5.0.0" "Returns helpful text about the different subcommands.";
     // server
     Info "info" -1 [LOADING STALE] 0 0 0 "server" "1.0.0" "Returns information and statistics about the server.";
     Config "config" -2 [CONTAINER] 0 0 0 "server" "2.0.0" "A container for server configuration commands.";
@@ -509,6 +521,9 @@ mod tests {
         assert_eq!(moving(&[b"zinter", b"3", b"a", b"b"]), None);
         assert_eq!(moving(&[b"zinter", b"0", b"a"]), None);
         assert_eq!(moving(&[b"get", b"k"]), Some(vec![1]));
+        assert_eq!(moving(&[b"eval", b"return 1", b"2", b"a", b"b", b"x"]), Some(vec![3, 4]));
+        assert_eq!(moving(&[b"evalsha_ro", b"sha", b"1", b"a"]), Some(vec![3]));
+        assert_eq!(moving(&[b"eval", b"return 1", b"3", b"a"]), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! - A command that failed on a lost connection is retried, so a write may run twice if the connection
 //!   broke after the node ran it but before its reply arrived (as with every Redis Cluster client).
 
+mod fanout;
 mod policy;
 mod scan;
 mod split;
@@ -499,6 +500,9 @@ impl ClusterClient {
 
     /// One command, split first if it is a multi-key command whose keys span slots.
     async fn send_any(&self, c: &Cmd) -> Result<Frame> {
+        if let Some(how) = fanout::fanout(c) {
+            return self.send_to_all(c, how).await;
+        }
         let Some((how, parts)) = split::split(c) else { return self.send(c).await };
         let tasks: Vec<_> = parts
             .into_iter()

@@ -1,0 +1,207 @@
+//! `redis.call` / `redis.pcall`: a command from a script, checked as Redis's `scriptCall` checks it
+//! (arity, no-script commands, writes from read-only scripts, writes refused by persistence errors,
+//! OOM before the first write, cluster slots), then run through [`dispatch::call`] for the script's
+//! client, and its reply converted to Lua. Also the busy-loop callback the instruction hook calls.
+
+use super::api::{RunFlags, REPL_AOF};
+use super::{convert, errors};
+use crate::client::ClientState;
+use crate::cluster::route;
+use crate::dispatch;
+use crate::server::Ctx;
+use mlua::{Lua, MultiValue, Value};
+use slotkv_proto::command::flags;
+use slotkv_proto::{lookup, lookup_sub, CommandSpec, FrameLimits};
+use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// What the running script's callbacks share: the command's context, the script's client, and the
+/// flags the script set.
+pub struct Env<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    client: &'c mut ClientState,
+    flags: Rc<RunFlags>,
+    /// Arguments of the command being called, end to end, and where each ends (reused).
+    buf: Vec<u8>,
+    ends: SmallVec<[usize; 8]>,
+}
+
+impl<'c, 'a> Env<'c, 'a> {
+    pub fn new(ctx: &'c mut Ctx<'a>, client: &'c mut ClientState, flags: Rc<RunFlags>) -> Self {
+        Env { ctx, client, flags, buf: Vec::new(), ends: SmallVec::new() }
+    }
+}
+
+/// The argument with which the instruction hook asks `redis.call` to serve the event loop ([`serve`]):
+/// a light userdata no script can make (its only one, `cjson.null`, is NULL).
+pub fn serve_marker() -> Value {
+    Value::LightUserData(mlua::LightUserData(std::ptr::dangling_mut()))
+}
+
+/// `redis.call`: runs the command, raising its error if it failed.
+pub fn call(env: &RefCell<Env>, lua: &Lua, a: MultiValue) -> mlua::Result<Value> {
+    if a.len() == 1 && a.front() == Some(&serve_marker()) {
+        return Ok(Value::Boolean(serve(env)));
+    }
+    let result = match env.try_borrow_mut() {
+        Ok(mut env) => command(&mut env, lua, &a),
+        Err(_) => Err("ERR redis.call cannot be called from here".to_string()),
+    };
+    result.or_else(errors::raise)
+}
+
+/// Runs one command for the script; `Err` is the error text (with its code).
+fn command(env: &mut Env, lua: &Lua, a: &MultiValue) -> Result<Value, String> {
+    if a.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call".into());
+    }
+    env.buf.clear();
+    env.ends.clear();
+    for v in a.iter() {
+        if !convert::arg_bytes(v, &mut env.buf) {
+            return Err("ERR Lua redis lib command arguments must be strings or integers".into());
+        }
+        env.ends.push(env.buf.len());
+    }
+    let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::new();
+    let mut start = 0;
+    for &end in &env.ends {
+        argv.push(env.buf.get(start..end).unwrap_or_default());
+        start = end;
+    }
+    let spec = resolve(&argv)?;
+    let ctx = &mut *env.ctx;
+    let srv = &mut *ctx.srv;
+    let Some(run) = srv.scripting.run.as_mut() else { return Err("ERR no script is running".into()) };
+    let rejected = |srv: &mut crate::server::Server, msg: String| {
+        srv.stats.command(spec.id as usize).rejected_calls += 1;
+        srv.stats.count_error(&msg);
+        Err(msg)
+    };
+    if spec.has(flags::NOSCRIPT) {
+        return rejected(srv, "ERR This Redis command is not allowed from script".into());
+    }
+    let write = spec.has(flags::WRITE);
+    if run.read_only && (write || spec.has(flags::MAY_REPLICATE)) {
+        return rejected(srv, "ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    // Once the script has written it must be allowed to finish: these checks only stop a first write.
+    if !run.wrote {
+        if write {
+            if let Some(e) = crate::persist::deny_writes(srv) {
+                return rejected(srv, e.text().to_string());
+            }
+        }
+        let run = srv.scripting.run.as_ref();
+        if run.is_some_and(|r| r.oom) && srv.config.maxmemory > 0 && spec.has(flags::DENYOOM) {
+            return rejected(srv, crate::error::OOM.to_string());
+        }
+    }
+    if write {
+        if let Some(run) = srv.scripting.run.as_mut() {
+            run.wrote = true;
+        }
+    }
+    if let Err(msg) = check_cluster(ctx, env.client, spec, &argv) {
+        return rejected(ctx.srv, msg);
+    }
+    let srv = &mut *ctx.srv;
+    env.client.out.buf.clear();
+    env.client.out.resp3 = env.flags.resp.get() == 3;
+    // `redis.set_repl` without REPL_AOF: this command's effects stay out of the AOF.
+    let feed_on = srv.feed.on;
+    if env.flags.repl.get() & REPL_AOF == 0 {
+        srv.feed.on = false;
+    }
+    let result = {
+        let mut inner = Ctx { srv: &mut *srv, me: &mut *env.client, now: ctx.now };
+        dispatch::call(&mut inner, spec, &argv)
+    };
+    srv.feed.on = feed_on;
+    if let Err(e) = result {
+        srv.stats.count_error(e.text());
+        return Err(e.text().to_string());
+    }
+    let frame = match slotkv_proto::parse_frame(&env.client.out.buf, &FrameLimits::default()) {
+        Ok(Some((frame, _))) => frame,
+        _ => return Err("ERR the command's reply could not be read".into()),
+    };
+    convert::to_lua(lua, &frame, env.flags.resp.get() == 3).map_err(|e| format!("ERR {e}"))
+}
+
+/// The table row for a script's command, with Redis's script-side error texts.
+fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, String> {
+    let unknown = || "ERR Unknown Redis command called from script".to_string();
+    let name = argv.first().copied().unwrap_or_default();
+    let mut spec = lookup(name).ok_or_else(unknown)?;
+    if spec.has(flags::CONTAINER) && argv.len() >= 2 {
+        spec = lookup_sub(spec, argv.get(1).copied().unwrap_or_default()).ok_or_else(unknown)?;
+    }
+    if !spec.arity_ok(argv.len()) {
+        return Err("ERR Wrong number of args calling Redis command from script".into());
+    }
+    Ok(spec)
+}
+
+/// In cluster mode, a script may only touch keys this node serves, all in one slot (the declared keys'
+/// slot when it declared some).
+fn check_cluster(
+    ctx: &mut Ctx,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+) -> Result<(), String> {
+    let srv = &mut *ctx.srv;
+    let Some(c) = &srv.cluster else { return Ok(()) };
+    let rules = route::Rules {
+        require_full_coverage: srv.config.cluster_require_full_coverage,
+        allow_reads_when_down: srv.config.cluster_allow_reads_when_down,
+    };
+    if let Err(e) = route::check(c, &srv.db, &rules, client, spec, argv, ctx.now) {
+        return Err(match e.text() {
+            route::DOWN => "ERR Script attempted to execute a command while the cluster is down".into(),
+            route::DOWN_READONLY => {
+                "ERR Script attempted to execute a write command while the cluster is down and readonly"
+                    .into()
+            }
+            _ => "ERR Script attempted to access a non local key in a cluster node".into(),
+        });
+    }
+    let first = spec.keys_in(argv).unwrap_or_default().first().and_then(|&i| argv.get(i).copied());
+    let (Some(key), Some(run)) = (first, srv.scripting.run.as_mut().filter(|r| !r.cross_slot)) else {
+        return Ok(());
+    };
+    let slot = slotkv_proto::key_slot(key);
+    match run.slot {
+        None => run.slot = Some(slot),
+        Some(s) if s != slot => {
+            return Err("ERR Script attempted to access keys that do not hash to the same slot".into())
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Called by the instruction hook: once the script is past `busy-reply-threshold`, serve the other
+/// clients (`-BUSY`, `SCRIPT KILL`, `SHUTDOWN NOSAVE`). Returns whether the script must stop.
+fn serve(env: &RefCell<Env>) -> bool {
+    let Ok(mut env) = env.try_borrow_mut() else { return false };
+    let srv = &mut *env.ctx.srv;
+    let threshold =
+        srv.config.get("busy-reply-threshold").and_then(|v| v.parse::<u128>().ok()).unwrap_or(5000);
+    let Some(run) = srv.scripting.run.as_mut() else { return false };
+    if run.started.elapsed().as_millis() < threshold {
+        return false;
+    }
+    if !run.busy {
+        run.busy = true;
+        tracing::warn!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+            run.started.elapsed().as_millis(),
+            String::from_utf8_lossy(&run.name)
+        );
+    }
+    crate::net::serve_busy(srv, crate::net::now_ms());
+    srv.shutdown.is_some() || srv.scripting.run.as_ref().is_some_and(|r| r.kill)
+}
