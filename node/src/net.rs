@@ -333,7 +333,8 @@ impl EventLoop {
         if client.state.out.buf.is_empty() && !client.io.want_write {
             return Ok(());
         }
-        if srv.persist.acked().is_some_and(|acked| client.state.hold > acked) {
+        let config_unsaved = srv.cluster.as_ref().is_some_and(|c| c.command_dirty);
+        if config_unsaved || srv.persist.acked().is_some_and(|acked| client.state.hold > acked) {
             srv.held.push(client.state.token);
             return Ok(());
         }

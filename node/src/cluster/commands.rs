@@ -34,16 +34,12 @@ fn slot_arg(a: &[u8]) -> Result<usize, CmdError> {
 }
 
 /// Persists the view after a change (Redis saves `nodes.conf` before replying to such commands).
-/// After a command changed the cluster's configuration: the file is replaced before the reply (so a
-/// crashed process restarts with it, as Redis saves before replying), and fsynced once at the end of the
-/// tick (`save_if_changed`), not once per command: a reshard sends thousands of `SETSLOT`s.
+/// After a command changed the cluster's configuration: counts are updated at once; the file is written
+/// once at the end of the tick, before the replies leave (see `Cluster::command_dirty`).
 fn changed(ctx: &mut Ctx) -> CmdResult {
-    let path = ctx.srv.config.cluster_config_file.clone();
     if let Some(c) = ctx.srv.cluster.as_mut() {
-        c.dirty = true;
+        c.command_dirty = true;
         c.recount();
-        nodes_file::save_unsynced(c, std::path::Path::new(&path))
-            .map_err(|e| CmdError::Msg(format!("ERR Error saving the cluster config file: {e}")))?;
     }
     Ok(())
 }

@@ -112,6 +112,10 @@ pub struct Cluster {
     pub last_vote_epoch: u64,
     /// Whether the view changed since it was last written to `cluster-config-file`.
     pub dirty: bool,
+    /// A client's command changed the view this tick: the file is written (without fsync, as Redis does
+    /// for these commands) at the end of the tick, and the replies wait for it, so a client never hears
+    /// OK for a change a crashed process would forget. Once per tick, not once per `SETSLOT`.
+    pub command_dirty: bool,
     /// Nodes `CLUSTER FORGET` removed, not to be re-learned from gossip until the time (Unix ms).
     pub forgotten: std::collections::HashMap<NodeId, i64>,
     /// Bus messages (RESP) to send to every peer (`PUBLISH`).
@@ -177,6 +181,7 @@ impl Cluster {
             fail_count: 0,
             links: Vec::new(),
             lost: Vec::new(),
+            command_dirty: false,
             messages_sent: 0,
             messages_received: 0,
         };
@@ -346,11 +351,16 @@ pub fn save_if_changed(srv: &mut crate::server::Server) {
         }
     }
     let Some(c) = srv.cluster.as_mut() else { return };
-    if !c.dirty {
+    if !c.dirty && !c.command_dirty {
         return;
     }
     c.recount();
-    match nodes_file::save(c, std::path::Path::new(&srv.config.cluster_config_file)) {
+    let path = std::path::Path::new(&srv.config.cluster_config_file);
+    // What the bus learned (epochs, failures) is fsynced; what commands changed is not, as in Redis.
+    let saved = if c.dirty { nodes_file::save(c, path) } else { nodes_file::save_unsynced(c, path) };
+    // The held replies go out either way: a disk that refuses the file is reported in the log.
+    c.command_dirty = false;
+    match saved {
         Ok(()) => c.dirty = false,
         Err(e) => tracing::warn!("Could not save the cluster config file: {e}"),
     }
