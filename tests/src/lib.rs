@@ -114,9 +114,16 @@ pub fn node_bin() -> &'static Path {
 }
 
 fn build_node(profile_dir: &Path, bin: &Path) {
+    build_package(profile_dir, "slotkv-node", bin, "SLOTKV_NODE_BIN");
+}
+
+/// Builds `package` of the workspace into `profile_dir` (the tests' own profile) with cargo; when that
+/// fails, tests go on with an existing `bin` after a warning, else panic naming `env_var`, which tells
+/// the tests to use a given binary instead.
+pub fn build_package(profile_dir: &Path, package: &str, bin: &Path, env_var: &str) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "slotkv-node"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args(["build", "--quiet", "-p", package]).current_dir(env!("CARGO_MANIFEST_DIR"));
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
@@ -126,15 +133,15 @@ fn build_node(profile_dir: &Path, bin: &Path) {
     match cmd.output() {
         Ok(out) if out.status.success() => {}
         Ok(out) if bin.is_file() => eprintln!(
-            "warning: `cargo build -p slotkv-node` failed; testing the existing {}:\n{}",
+            "warning: `cargo build -p {package}` failed; testing the existing {}:\n{}",
             bin.display(),
             String::from_utf8_lossy(&out.stderr)
         ),
-        Ok(out) => panic!("`cargo build -p slotkv-node` failed:\n{}", String::from_utf8_lossy(&out.stderr)),
+        Ok(out) => panic!("`cargo build -p {package}` failed:\n{}", String::from_utf8_lossy(&out.stderr)),
         Err(e) if bin.is_file() => {
             eprintln!("warning: cannot run cargo ({e}); testing the existing {}", bin.display())
         }
-        Err(e) => panic!("cannot run cargo to build slotkv-node ({e}); set SLOTKV_NODE_BIN"),
+        Err(e) => panic!("cannot run cargo to build {package} ({e}); set {env_var}"),
     }
 }
 

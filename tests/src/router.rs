@@ -17,26 +17,7 @@ pub fn router_bin() -> &'static Path {
         }
         let dir = node_bin().parent().map(Path::to_path_buf).unwrap_or_default();
         let bin = dir.join("slotkv-router");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "slotkv-router"]).current_dir(env!("CARGO_MANIFEST_DIR"));
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        match cmd.output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) if bin.is_file() => eprintln!(
-                "warning: `cargo build -p slotkv-router` failed; testing the existing binary:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Ok(out) => {
-                panic!("`cargo build -p slotkv-router` failed:\n{}", String::from_utf8_lossy(&out.stderr))
-            }
-            Err(e) => panic!("cannot run cargo to build slotkv-router ({e}); set SLOTKV_ROUTER_BIN"),
-        }
+        crate::build_package(&dir, "slotkv-router", &bin, "SLOTKV_ROUTER_BIN");
         bin
     })
 }

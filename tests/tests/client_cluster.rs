@@ -190,9 +190,8 @@ async fn scan_all(client: &ClusterClient, expect: usize) {
     assert_eq!(unique.len(), expect);
 }
 
-#[test]
-fn against_slotkv() {
-    let cluster = TestCluster::from_layout(3);
+/// The whole acceptance workload on one cluster: keys, pipelines, scan, transactions, a live reshard.
+fn acceptance(cluster: TestCluster) {
     runtime().block_on(async {
         let client = client_of(&cluster).await;
         hundred_thousand_keys(&client).await;
@@ -205,21 +204,17 @@ fn against_slotkv() {
 }
 
 #[test]
+fn against_slotkv() {
+    acceptance(TestCluster::from_layout(3));
+}
+
+#[test]
 fn against_real_redis_cluster() {
     let Some(redis) = redis_server() else {
         eprintln!("skipped: no /usr/bin/redis-server (scripts/test installs it)");
         return;
     };
-    let cluster = TestCluster::from_layout_bin(redis, 3);
-    runtime().block_on(async {
-        let client = client_of(&cluster).await;
-        hundred_thousand_keys(&client).await;
-        scan_all(&client, 100_000).await;
-        transactions(&client).await;
-        let cluster = Arc::new(cluster);
-        let c2 = Arc::clone(&cluster);
-        writes_survive_a_live_reshard(&client, move || reshard_some(&c2)).await;
-    });
+    acceptance(TestCluster::from_layout_bin(redis, 3));
 }
 
 #[test]
