@@ -192,11 +192,26 @@ impl Cluster {
     /// Counts the assigned (and failing) slots again; after any change to `slots` or to a node's flags.
     pub fn recount(&mut self) {
         let (mut assigned, mut pfail, mut fail) = (0, 0, 0);
+        // Slots come in runs of one owner: its flags are looked up once per run, not once per slot
+        // (a reshard recounts after every SETSLOT).
+        let mut run: Option<(&String, u8)> = None;
         for owner in self.slots.iter().flatten() {
             assigned += 1;
-            match self.nodes.get(owner) {
-                Some(n) if n.has_flag("fail") => fail += 1,
-                Some(n) if n.has_flag("fail?") => pfail += 1,
+            let state = match run {
+                Some((o, state)) if o == owner => state,
+                _ => {
+                    let state = match self.nodes.get(owner) {
+                        Some(n) if n.has_flag("fail") => 2,
+                        Some(n) if n.has_flag("fail?") => 1,
+                        _ => 0,
+                    };
+                    run = Some((owner, state));
+                    state
+                }
+            };
+            match state {
+                2 => fail += 1,
+                1 => pfail += 1,
                 _ => {}
             }
         }
