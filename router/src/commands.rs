@@ -70,13 +70,7 @@ impl Session {
                     self.cmd_sub_main(argv, |_| 1).await;
                 } else {
                     let replies = self.fan_out(argv).await;
-                    match replies.iter().find(|r| resp::is_error(r)).or(replies.first()) {
-                        Some(r) => {
-                            let r = r.clone();
-                            self.out.extend_from_slice(&r)
-                        }
-                        None => self.err("CLUSTERDOWN The cluster is down"),
-                    }
+                    self.merge_first_error(&replies);
                 }
             }
             C::Echo => resp::write_bulk(&mut self.out, argv.get(1).copied().unwrap_or_default()),
@@ -89,13 +83,7 @@ impl Session {
             }
             C::FlushAll | C::FlushDb | C::Save | C::BgSave | C::BgRewriteAof => {
                 let replies = self.fan_out(argv).await;
-                match replies.iter().find(|r| resp::is_error(r)).or(replies.first()) {
-                    Some(r) => {
-                        let r = r.clone();
-                        self.out.extend_from_slice(&r)
-                    }
-                    None => self.err("CLUSTERDOWN The cluster is down"),
-                }
+                self.merge_first_error(&replies);
             }
             C::Keys => {
                 let replies = self.fan_out(argv).await;
@@ -134,13 +122,7 @@ impl Session {
                 let sub = argv.get(1).copied().unwrap_or_default();
                 if eq(sub, "set") || eq(sub, "resetstat") || eq(sub, "rewrite") {
                     let replies = self.fan_out(argv).await;
-                    match replies.iter().find(|r| resp::is_error(r)).or(replies.first()) {
-                        Some(r) => {
-                            let r = r.clone();
-                            self.out.extend_from_slice(&r)
-                        }
-                        None => self.err("CLUSTERDOWN The cluster is down"),
-                    }
+                    self.merge_first_error(&replies);
                 } else {
                     let r = self.call_node(0, argv).await;
                     self.out.extend_from_slice(&r);
@@ -695,6 +677,14 @@ impl Session {
         match r.ok().and_then(|r| r.get(0).map(<[u8]>::to_vec)) {
             Some(reply) if !resp::is_redirect(&reply) => reply,
             _ => crate::batch::slow_path(&self.router, &bytes, self.resp3).await,
+        }
+    }
+
+    /// The first node's error if any failed, else the first reply (every node answered alike).
+    fn merge_first_error(&mut self, replies: &[Vec<u8>]) {
+        match replies.iter().find(|r| resp::is_error(r)).or(replies.first()) {
+            Some(r) => self.out.extend_from_slice(r),
+            None => self.err("CLUSTERDOWN The cluster is down"),
         }
     }
 

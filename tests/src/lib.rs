@@ -145,6 +145,15 @@ pub fn build_package(profile_dir: &Path, package: &str, bin: &Path, env_var: &st
     }
 }
 
+/// A two-thread tokio runtime for the end-to-end tests of the Rust client and router.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
+}
+
 // ---- the node process ----
 
 /// How long a node may take to exit after `SIGTERM` (it may be writing a snapshot first).

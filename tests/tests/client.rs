@@ -2,19 +2,12 @@
 //! tasks sharing one connection, RESP3 and AUTH, errors, and a node that goes away.
 
 use slotkv_client::{cmd, ConnectOptions, Connection, Error};
+use slotkv_tests::runtime;
 use slotkv_tests::Node;
 use std::collections::HashMap;
 
 fn addr(node: &Node) -> String {
     format!("127.0.0.1:{}", node.port)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
 }
 
 #[test]

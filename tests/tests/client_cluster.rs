@@ -6,19 +6,12 @@
 use slotkv_client::proto::Frame;
 use slotkv_client::{cmd, ClusterClient, Cmd, Error};
 use slotkv_proto::slot::key_slot;
+use slotkv_tests::runtime;
 use slotkv_tests::{wait_for, TestCluster};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
-}
 
 async fn client_of(cluster: &TestCluster) -> ClusterClient {
     ClusterClient::builder([cluster.addr(0)]).build().await.unwrap_or_else(|e| panic!("client: {e}"))

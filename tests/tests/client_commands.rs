@@ -5,17 +5,10 @@
 
 use slotkv_client::proto::frame::Frame;
 use slotkv_client::{cmd, Client, ClusterClient, ClusterOptions, Commands, Error, Expiry, SetOptions};
+use slotkv_tests::runtime;
 use slotkv_tests::{Node, TestCluster};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
-}
 
 fn addr(port: u16) -> String {
     format!("127.0.0.1:{port}")
