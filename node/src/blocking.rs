@@ -51,7 +51,7 @@ pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: i64, on_timeout: OnTimeout
     if deadline != 0 {
         ctx.srv.deadlines.insert((deadline, token));
     }
-    ctx.me.blocked = Some(Blocked { argv: Vec::new(), keys: owned, deadline });
+    ctx.me.blocked = Some(Blocked { argv: Vec::new(), keys: owned, deadline, wait: None });
     Ok(())
 }
 
@@ -133,7 +133,17 @@ pub fn expire_timeouts(srv: &mut Server, now: i64) {
             break;
         }
         srv.deadlines.pop_first();
-        release(srv, token, Out::null_array);
+        // `WAIT` answers with how many replicas acknowledged; blocking pops with a null array.
+        let wait = srv.with_client(token, |_, me| me.blocked.as_ref().and_then(|b| b.wait)).flatten();
+        match wait {
+            Some((offset, _)) => {
+                let count = crate::repl::primary::acked(srv, offset) as i64;
+                release(srv, token, |out| out.int(count));
+            }
+            None => {
+                release(srv, token, Out::null_array);
+            }
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Blocked {
     pub keys: Vec<Vec<u8>>,
     /// Unix ms; 0 for never.
     pub deadline: i64,
+    /// `WAIT`: the replication offset to be acknowledged, by how many replicas.
+    pub wait: Option<(u64, usize)>,
 }
 
 /// Pub/sub subscriptions of a client.
@@ -97,9 +99,20 @@ pub struct ClientState {
     pub asking: bool,
     /// `READONLY`: reads may be served by a replica (issue 11).
     pub readonly: bool,
+    /// The client is a replica (it sent `PSYNC`): it gets the replication stream.
+    pub is_replica: bool,
+    /// What a replica said of itself with `REPLCONF listening-port` and `ip-address`.
+    pub replica_port: u16,
+    pub replica_ip: Option<String>,
 }
 
 impl ClientState {
+    /// The AOF loader's client or the one applying a primary's stream: never redirected, refused or
+    /// made to evict, as Redis's fake and master clients.
+    pub fn is_internal(&self) -> bool {
+        self.token == usize::MAX || self.token == crate::repl::PRIMARY_CLIENT
+    }
+
     pub fn new(
         id: u64,
         token: usize,
@@ -139,6 +152,9 @@ impl ClientState {
             hold: 0,
             asking: false,
             readonly: false,
+            is_replica: false,
+            replica_port: 0,
+            replica_ip: None,
         }
     }
 
@@ -153,6 +169,9 @@ impl ClientState {
         }
         if self.subs.any() {
             f.push('P');
+        }
+        if self.is_replica {
+            f.push('S');
         }
         if self.multi.is_some() {
             f.push('x');

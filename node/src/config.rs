@@ -280,6 +280,26 @@ pub const SETTINGS: &[Setting] = &[
         true,
         "Serve reads while the cluster is down.",
     ),
+    s("replicaof", "", Check::Str, false, "Start as a replica of this primary (`host port`); at run time use REPLICAOF."),
+    s("masterauth", "", Check::Str, true, "Password a replica gives its primary (AUTH) when the primary has requirepass."),
+    s("masteruser", "", Check::Str, true, "User name for masterauth (accepted; ACL users are a later wave)."),
+    s("repl-backlog-size", "1mb", Check::Memory, true, "Bytes of the replication stream kept for replicas to resume after a short disconnection."),
+    s("repl-backlog-ttl", "3600", Check::Int(0, i32::MAX as i64), true, "Seconds without replicas after which the backlog is freed; 0: never."),
+    s("repl-diskless-sync", "yes", Check::Bool, true, "Accepted for compatibility: a full copy always goes straight to the replicas' sockets, never through a file."),
+    s("repl-diskless-sync-delay", "5", Check::Int(0, i32::MAX as i64), true, "Seconds to wait for more replicas before a full copy starts, so that they share it."),
+    s("repl-diskless-sync-max-replicas", "0", Check::Int(0, i32::MAX as i64), true, "Accepted for compatibility."),
+    s("repl-diskless-load", "disabled", Check::Enum(&["disabled", "on-empty-db", "swapdb"]), true, "Accepted for compatibility: a replica always loads a full copy from the socket into a new keyspace while the old one serves (swapdb)."),
+    s("repl-ping-replica-period", "10", Check::Int(1, i32::MAX as i64), true, "Seconds between the PINGs a primary sends its replicas."),
+    s("repl-timeout", "60", Check::Int(1, i32::MAX as i64), true, "Seconds of silence after which a replication link is considered lost."),
+    s("repl-disable-tcp-nodelay", "no", Check::Bool, true, "Accepted for compatibility: the link always sends at once."),
+    s("replica-read-only", "yes", Check::Bool, true, "A replica refuses writes from clients with -READONLY."),
+    s("replica-serve-stale-data", "yes", Check::Bool, true, "A replica whose link is down still answers reads."),
+    s("replica-priority", "100", Check::Int(0, i32::MAX as i64), true, "Preference for promotion: lower is preferred; 0 never."),
+    s("replica-announce-ip", "", Check::Str, true, "The IP address a replica gives its primary; empty: the connection's."),
+    s("replica-announce-port", "0", Check::Int(0, 65535), true, "The port a replica gives its primary; 0: its own."),
+    s("replica-lazy-flush", "yes", Check::Bool, true, "Accepted for compatibility: the keyspace a full copy replaces is always freed on another thread."),
+    s("min-replicas-to-write", "0", Check::Int(0, i32::MAX as i64), true, "Refuse writes (-NOREPLICAS) unless this many replicas acknowledged within min-replicas-max-lag; 0: off."),
+    s("min-replicas-max-lag", "10", Check::Int(0, i32::MAX as i64), true, "Seconds within which a replica must have acknowledged to count for min-replicas-to-write."),
     s("cluster-announce-ip", "", Check::Str, true, "The IP address this node gives peers and clients; empty: learned."),
     s("cluster-announce-port", "0", Check::Int(0, 65535), true, "The client port announced; 0: port."),
     s("cluster-announce-bus-port", "0", Check::Int(0, 65535), true, "The bus port announced; 0: cluster-port."),
@@ -297,6 +317,9 @@ pub const SETTINGS: &[Setting] = &[
         true,
         "Milliseconds before a peer counts as failing.",
     ),
+    s("cluster-replica-no-failover", "no", Check::Bool, true, "A replica never starts a failover of its master on its own (CLUSTER FAILOVER still works)."),
+    s("cluster-replica-validity-factor", "10", Check::Int(0, i32::MAX as i64), true, "Accepted for compatibility: every replica may be elected."),
+    s("cluster-allow-replica-migration", "yes", Check::Bool, true, "Accepted for compatibility: replicas do not migrate between masters on their own."),
     s(
         "notify-keyspace-events",
         "",
@@ -357,6 +380,16 @@ const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("lua-time-limit", "busy-reply-threshold"),
+    ("slaveof", "replicaof"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-priority", "replica-priority"),
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
 ];
 
 /// Parses a memory size the way Redis's `memtoull` does: `1k` is 1000, `1kb` is 1024, likewise m/mb, g/gb.
@@ -539,6 +572,21 @@ pub struct Config {
     pub cluster_config_file: String,
     pub cluster_require_full_coverage: bool,
     pub cluster_allow_reads_when_down: bool,
+    pub output_limit_replica: OutputLimit,
+    /// `replicaof` at start-up: (host, port).
+    pub replicaof: Option<(String, u16)>,
+    pub masterauth: Option<String>,
+    pub repl_backlog_size: usize,
+    pub repl_backlog_ttl: u64,
+    pub repl_diskless_sync_delay: u64,
+    pub repl_ping_replica_period: u64,
+    pub repl_timeout: u64,
+    pub replica_read_only: bool,
+    pub replica_priority: u64,
+    pub replica_announce_ip: Option<String>,
+    pub min_replicas_to_write: usize,
+    pub min_replicas_max_lag: u64,
+    pub cluster_replica_no_failover: bool,
 }
 
 impl Default for Config {
@@ -595,6 +643,20 @@ impl Default for Config {
             cluster_config_file: String::new(),
             cluster_require_full_coverage: true,
             cluster_allow_reads_when_down: false,
+            output_limit_replica: OutputLimit::default(),
+            replicaof: None,
+            masterauth: None,
+            repl_backlog_size: 1 << 20,
+            repl_backlog_ttl: 3600,
+            repl_diskless_sync_delay: 5,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
+            replica_read_only: true,
+            replica_priority: 100,
+            replica_announce_ip: None,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            cluster_replica_no_failover: false,
         };
         c.refresh();
         c
@@ -796,6 +858,26 @@ impl Config {
         self.cluster_config_file = self.get("cluster-config-file").unwrap_or("nodes.conf").to_string();
         self.cluster_require_full_coverage = self.get("cluster-require-full-coverage") == Some("yes");
         self.cluster_allow_reads_when_down = self.get("cluster-allow-reads-when-down") == Some("yes");
+        self.output_limit_replica = limit("slave");
+        self.replicaof = self.get("replicaof").and_then(|v| {
+            let mut parts = v.split_whitespace();
+            let host = parts.next()?.to_string();
+            let port = parts.next()?.parse().ok()?;
+            Some((host, port))
+        });
+        self.masterauth = self.get("masterauth").filter(|p| !p.is_empty()).map(String::from);
+        self.repl_backlog_size = (self.num("repl-backlog-size") as usize).max(16 * 1024);
+        self.repl_backlog_ttl = self.num("repl-backlog-ttl");
+        self.repl_diskless_sync_delay = self.num("repl-diskless-sync-delay");
+        self.repl_ping_replica_period = self.num("repl-ping-replica-period").max(1);
+        self.repl_timeout = self.num("repl-timeout").max(1);
+        self.replica_read_only = self.get("replica-read-only") == Some("yes");
+        self.replica_priority = self.num("replica-priority");
+        self.replica_announce_ip =
+            self.get("replica-announce-ip").filter(|p| !p.is_empty()).map(String::from);
+        self.min_replicas_to_write = self.num("min-replicas-to-write") as usize;
+        self.min_replicas_max_lag = self.num("min-replicas-max-lag");
+        self.cluster_replica_no_failover = self.get("cluster-replica-no-failover") == Some("yes");
     }
 }
 

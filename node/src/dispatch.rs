@@ -6,7 +6,7 @@ use crate::commands::{connection, introspection, multi, pubsub, server};
 use crate::error::{self, CmdError, CmdResult};
 use crate::server::Ctx;
 use crate::types::{dump, hash, keys, list, set, string, zset};
-use crate::{persist, propagate, scripting};
+use crate::{persist, propagate, repl, scripting};
 use slotkv_proto::command::flags;
 use slotkv_proto::{lookup, lookup_sub, CommandId, CommandSpec};
 
@@ -88,7 +88,7 @@ pub fn call(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
 /// AOF loader's client (token `usize::MAX`) is never redirected.
 fn route(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     let Some(c) = &ctx.srv.cluster else { return Ok(()) };
-    if ctx.me.token == usize::MAX
+    if ctx.me.is_internal()
         || (ctx.me.multi.is_some() && spec.id != CommandId::Exec && multi::runs_at_once(spec.id))
     {
         return Ok(());
@@ -155,14 +155,22 @@ fn admit(ctx: &mut Ctx, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Static("ERR Command not allowed inside a transaction"));
     }
     // Writes (and PING, as Redis does) are refused while persistence is failing.
-    if (spec.has(flags::WRITE) || spec.id == CommandId::Ping) && ctx.me.token != usize::MAX {
+    if (spec.has(flags::WRITE) || spec.id == CommandId::Ping) && !ctx.me.is_internal() {
         if let Some(e) = persist::deny_writes(ctx.srv) {
+            return Err(e);
+        }
+    }
+    // A replica's data changes only through its primary; a primary may want replicas for writes. In
+    // cluster mode a keyed write is redirected to the slot's master instead (the routing check).
+    let keyed = spec.first_key != 0 || spec.has(flags::MOVABLE_KEYS);
+    if spec.has(flags::WRITE) && !ctx.me.is_internal() && !(keyed && ctx.srv.cluster.is_some()) {
+        if let Some(e) = repl::deny_write(ctx.srv, ctx.me) {
             return Err(e);
         }
     }
     // Over maxmemory, every command first evicts (as Redis does); commands that may grow the data are
     // refused if nothing more can be evicted. The AOF loader never evicts.
-    if ctx.srv.config.maxmemory > 0 && ctx.me.token != usize::MAX {
+    if ctx.srv.config.maxmemory > 0 && !ctx.me.is_internal() && !ctx.srv.repl.is_replica() {
         let outcome = crate::evict::perform(ctx.srv, ctx.now);
         if outcome == crate::evict::Outcome::Full && spec.has(flags::DENYOOM) {
             return Err(CmdError::Static(error::OOM));
@@ -378,6 +386,9 @@ fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
         C::ClusterSaveConfig => cc::saveconfig(ctx),
         C::ClusterSetConfigEpoch => cc::set_config_epoch(ctx, a),
         C::ClusterSetSlot => cc::setslot(ctx, a),
+        C::ClusterReplicate => cc::replicate(ctx, a),
+        C::ClusterReplicas | C::ClusterSlaves => cc::replicas(ctx, a),
+        C::ClusterFailover => cc::failover(ctx, a),
         C::ClusterShards => cc::shards(ctx),
         C::ClusterSlots => cc::slots(ctx),
         C::ClusterSlotStats => cc::slot_stats(ctx, a),
@@ -419,6 +430,12 @@ fn run(ctx: &mut Ctx, id: CommandId, a: &[&[u8]]) -> CmdResult {
         C::Time => server::time(ctx),
         C::LastSave => persist::lastsave(ctx),
         C::Save => persist::save(ctx),
+        C::ReplicaOf | C::SlaveOf => repl::replicaof(ctx, a),
+        C::ReplConf => repl::replconf(ctx, a),
+        C::PSync => repl::psync(ctx, a, false),
+        C::Sync => repl::psync(ctx, a, true),
+        C::Role => repl::role(ctx),
+        C::Wait => repl::wait(ctx, a),
         C::BgSave => persist::bgsave(ctx, a),
         C::BgRewriteAof => persist::bgrewriteaof(ctx),
         C::Shutdown => server::shutdown(ctx, a),

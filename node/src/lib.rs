@@ -24,6 +24,7 @@ pub mod memory;
 pub mod net;
 pub mod persist;
 pub mod propagate;
+pub mod repl;
 pub mod scripting;
 pub mod server;
 pub mod types;

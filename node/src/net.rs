@@ -82,6 +82,11 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
         None => None,
     };
     crate::persist::start_loading(&mut srv, now_ms()).map_err(io::Error::other)?;
+    if let Some((host, port)) = srv.config.replicaof.clone() {
+        if srv.cluster.is_none() {
+            crate::repl::link::follow(&mut srv, host, port, now_ms());
+        }
+    }
     let mut lp = EventLoop {
         poll,
         read_buf: vec![0; READ_CHUNK],
@@ -100,6 +105,9 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
             }
             if let Some(job) = crate::persist::next_step_in(&srv) {
                 t = t.min(job);
+            }
+            if let Some(r) = crate::repl::next_step_in(&srv, now_ms()) {
+                t = t.min(r);
             }
             t
         } else {
@@ -142,6 +150,11 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
                 lp.on_writable(&mut srv, t);
             }
         }
+        crate::repl::link::poll(&mut srv, now);
+        if !srv.paused.is_empty() && srv.writes_paused_until <= now {
+            let paused = std::mem::take(&mut srv.paused);
+            srv.wake.extend(paused);
+        }
         blocking::expire_timeouts(&mut srv, now);
         lp.wake_clients(&mut srv, now);
         for token in std::mem::take(&mut srv.kills) {
@@ -156,6 +169,11 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
         }
         crate::cluster::save_if_changed(&mut srv);
         crate::persist::end_of_tick(&mut srv, now_ms());
+        crate::repl::end_of_tick(&mut srv, now_ms());
+        lp.wake_clients(&mut srv, now);
+        for token in std::mem::take(&mut srv.kills) {
+            lp.close(&mut srv, token);
+        }
         lp.release_held(&mut srv);
         if srv.shutdown.is_some() {
             break;
@@ -334,7 +352,10 @@ impl EventLoop {
             return Ok(());
         }
         let config_unsaved = srv.cluster.as_ref().is_some_and(|c| c.command_dirty);
-        if config_unsaved || srv.persist.acked().is_some_and(|acked| client.state.hold > acked) {
+        // A replica's stream is not a reply: it never waits for the AOF.
+        let held = !client.state.is_replica
+            && (config_unsaved || srv.persist.acked().is_some_and(|acked| client.state.hold > acked));
+        if held {
             srv.held.push(client.state.token);
             return Ok(());
         }
@@ -359,7 +380,9 @@ impl EventLoop {
             buf.drain(..written);
         }
         let want = !buf.is_empty();
-        let limit = if client.state.subs.any() {
+        let limit = if client.state.is_replica {
+            srv.config.output_limit_replica
+        } else if client.state.subs.any() {
             srv.config.output_limit_pubsub
         } else {
             srv.config.output_limit_normal
@@ -394,6 +417,7 @@ impl EventLoop {
         blocking::unblock(srv, &mut client.state);
         crate::commands::multi::forget_watches(srv, &mut client.state);
         crate::commands::pubsub::forget_subscriptions(srv, &mut client.state);
+        crate::repl::forget_client(srv, token);
         if srv.clients.contains(token) {
             srv.clients.remove(token);
         }
@@ -407,7 +431,8 @@ impl EventLoop {
         let now = now_ms();
         // Active expiry: up to a quarter of the period, stopping early once few keys turn out expired.
         let budget = period / 4;
-        loop {
+        // A replica's keys expire when its primary says so.
+        while !srv.repl.is_replica() {
             let checks = 2000;
             let removed = srv.db.active_expire(now, checks);
             if removed * 4 < checks || started.elapsed() >= budget {
@@ -428,6 +453,7 @@ impl EventLoop {
             crate::evict::perform(srv, now);
         }
         crate::persist::cron(srv, now);
+        crate::repl::cron(srv, now);
         if let Some(bus) = self.bus.as_mut() {
             bus.cron(srv, self.poll.registry(), now);
         }
@@ -509,6 +535,12 @@ fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usiz
                     // Most commands have few arguments: keep their slices on the stack.
                     let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::new();
                     client.io.args.slices(rest, &mut argv);
+                    if srv.writes_paused_until > now && writes(&argv) && !client.state.is_replica {
+                        // A manual failover: the write waits (unparsed) until the pause ends.
+                        srv.paused.push(client.state.token);
+                        client.io.needed = 0;
+                        return pos;
+                    }
                     let mut ctx = Ctx { srv: &mut *srv, me: &mut client.state, now };
                     dispatch::execute(&mut ctx, &argv);
                     if !srv.db.ready.is_empty() {
@@ -531,6 +563,23 @@ fn process(srv: &mut Server, client: &mut Client, data: &[u8], now: i64) -> usiz
     }
     client.io.needed = 0;
     pos
+}
+
+/// Whether a command may write (paused during a manual failover, as Redis's `CLIENT_PAUSE_WRITE`).
+fn writes(argv: &[&[u8]]) -> bool {
+    let Some(name) = argv.first() else { return false };
+    match dispatch::resolve(name, argv) {
+        Ok(spec) => {
+            spec.has(slotkv_proto::command::flags::WRITE)
+                || matches!(
+                    spec.id,
+                    slotkv_proto::CommandId::Exec
+                        | slotkv_proto::CommandId::Eval
+                        | slotkv_proto::CommandId::EvalSha
+                )
+        }
+        Err(_) => false,
+    }
 }
 
 /// What a script running past `busy-reply-threshold` needs to serve clients from inside the Lua hook:

@@ -116,6 +116,11 @@ pub struct Server {
     pub cluster: Option<crate::cluster::Cluster>,
     /// Lua scripts: the state, the script cache, the running script.
     pub scripting: crate::scripting::Scripting,
+    /// Replicas of this node, and its own primary when it is a replica.
+    pub repl: crate::repl::Replication,
+    /// Writes wait until this time (Unix ms) during a manual failover; the clients holding one.
+    pub writes_paused_until: i64,
+    pub paused: Vec<usize>,
 }
 
 impl Server {
@@ -152,6 +157,9 @@ impl Server {
             held: Vec::new(),
             cluster: None,
             scripting: Default::default(),
+            repl: Default::default(),
+            writes_paused_until: 0,
+            paused: Vec::new(),
         }
     }
 

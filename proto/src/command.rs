@@ -364,6 +364,10 @@ command_table! {
     ClusterReset "cluster|reset" -2 [ADMIN STALE NOSCRIPT] 0 0 0 "cluster" "3.0.0" "Resets a node.";
     ClusterSaveConfig "cluster|saveconfig" 2 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Forces a node to save the cluster configuration to disk.";
     ClusterSetConfigEpoch "cluster|set-config-epoch" 3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Sets the configuration epoch for a new node.";
+    ClusterReplicate "cluster|replicate" 3 [ADMIN NOSCRIPT STALE] 0 0 0 "cluster" "3.0.0" "Configure a node as replica of a master node.";
+    ClusterReplicas "cluster|replicas" 3 [ADMIN STALE] 0 0 0 "cluster" "5.0.0" "Lists the replica nodes of a master node.";
+    ClusterSlaves "cluster|slaves" 3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Lists the replica nodes of a master node.";
+    ClusterFailover "cluster|failover" -2 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Forces a replica to perform a manual failover of its master.";
     ClusterSetSlot "cluster|setslot" -4 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Binds a hash slot to a node.";
     ClusterShards "cluster|shards" 2 [STALE] 0 0 0 "cluster" "7.0.0" "Returns the mapping of cluster slots to shards.";
     ClusterSlots "cluster|slots" 2 [STALE] 0 0 0 "cluster" "3.0.0" "Returns the mapping of cluster slots to nodes.";
@@ -419,6 +423,13 @@ command_table! {
     FlushAll "flushall" -1 [WRITE] 0 0 0 "server" "1.0.0" "Removes all keys from all databases.";
     FlushDb "flushdb" -1 [WRITE] 0 0 0 "server" "1.0.0" "Remove all keys from the current database.";
     Time "time" 1 [LOADING STALE FAST] 0 0 0 "server" "2.6.0" "Returns the server time.";
+    ReplicaOf "replicaof" 3 [ADMIN NOSCRIPT STALE] 0 0 0 "server" "5.0.0" "Configures a server as replica of another, or promotes it to a master.";
+    SlaveOf "slaveof" 3 [ADMIN NOSCRIPT STALE] 0 0 0 "server" "1.0.0" "Sets a Redis server as a replica of another, or promotes it to being a master.";
+    ReplConf "replconf" -1 [ADMIN NOSCRIPT LOADING STALE ALLOW_BUSY] 0 0 0 "server" "3.0.0" "An internal command for configuring the replication stream.";
+    PSync "psync" -3 [ADMIN NOSCRIPT NO_MULTI] 0 0 0 "server" "2.8.0" "An internal command used in replication.";
+    Sync "sync" 1 [ADMIN NOSCRIPT NO_MULTI] 0 0 0 "server" "1.0.0" "An internal command used in replication.";
+    Role "role" 1 [NOSCRIPT LOADING STALE FAST] 0 0 0 "server" "2.8.12" "Returns the replication role.";
+    Wait "wait" 3 [NOSCRIPT] 0 0 0 "generic" "3.0.0" "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.";
     Save "save" 1 [ADMIN NOSCRIPT NO_MULTI] 0 0 0 "server" "1.0.0" "Synchronously saves the database(s) to disk.";
     BgSave "bgsave" -1 [ADMIN NOSCRIPT] 0 0 0 "server" "1.0.0" "Asynchronously saves the database(s) to disk.";
     BgRewriteAof "bgrewriteaof" 1 [ADMIN NOSCRIPT] 0 0 0 "server" "1.0.0" "Asynchronously rewrites the append-only file to disk.";

@@ -1579,4 +1579,5 @@ mod tests {
     }
 }
 pub mod cli;
+pub mod dataset;
 pub mod router;

@@ -9,7 +9,7 @@
 //! to the claimant with the higher config epoch; a node that claims a slot with a stale epoch gets an
 //! `UPDATE` naming the rightful owner. `PUBLISH` is forwarded to every peer.
 
-use super::{Cluster, Node, NodeId};
+use super::{failover, Cluster, Node, NodeId};
 use crate::persist::aof_file::encode_command;
 use crate::server::Server;
 use mio::net::{TcpListener, TcpStream};
@@ -312,6 +312,8 @@ impl Bus {
             me.shard_id.as_bytes().to_vec(),
             bits,
             peer_ip.into_bytes(),
+            me.master.as_deref().unwrap_or("-").as_bytes().to_vec(),
+            me.repl_offset.to_string().into_bytes(),
         ];
         let target = self.links.get(id).and_then(|l| l.node.clone());
         let mut others: Vec<&Node> = c
@@ -346,8 +348,10 @@ impl Bus {
                     if let Some(n) = c.nodes.get_mut(&id) {
                         n.config_epoch = epoch;
                     }
+                    let before = failover::before(c);
                     claim_slots(c, &id, epoch, bits);
                     c.dirty = true;
+                    failover::after_claims(srv, before, &id, now);
                 }
             }
             b"FAIL" => {
@@ -360,6 +364,41 @@ impl Bus {
                         c.dirty = true;
                         tracing::info!("FAIL message received about {id}");
                     }
+                }
+            }
+            b"AUTHREQ" => {
+                let timeout = node_timeout(&srv.config);
+                let Some(c) = srv.cluster.as_mut() else { return };
+                let requester = text(a.get(1));
+                let epoch: u64 = num(a.get(2));
+                let master = text(a.get(3));
+                let forced = a.get(4).is_some_and(|f| *f == b"1");
+                if let Some(e) = failover::vote(c, &requester, epoch, &master, forced, now, timeout) {
+                    let (me, e) = (c.myself.clone(), e.to_string());
+                    self.send(link_id, &[b"AUTHACK", me.as_bytes(), e.as_bytes()]);
+                }
+            }
+            b"AUTHACK" => {
+                let voter = text(a.get(1));
+                let epoch: u64 = num(a.get(2));
+                failover::on_vote(srv, &voter, epoch, now);
+            }
+            b"MFSTART" => {
+                let replica = text(a.get(1));
+                if let Some(offset) = failover::manual_start(srv, &replica, now) {
+                    let me = srv.cluster.as_ref().map(|c| c.myself.clone()).unwrap_or_default();
+                    let offset = offset.to_string();
+                    self.send(link_id, &[b"MFOFFSET", me.as_bytes(), offset.as_bytes()]);
+                }
+            }
+            b"MFOFFSET" => {
+                let master = text(a.get(1));
+                let offset: u64 = num(a.get(2));
+                let Some(c) = srv.cluster.as_mut() else { return };
+                if failover::my_master(c).as_deref() == Some(master.as_str()) && c.failover.manual_until != 0
+                {
+                    tracing::info!("Received replication offset {offset} for manual failover from my master");
+                    c.failover.manual_offset = Some(offset);
                 }
             }
             b"PUBLISH" => {
@@ -482,7 +521,25 @@ impl Bus {
                 }
             }
         }
+        let role = text(a.get(7));
+        let sender_master = text(a.get(11));
+        let sender_offset: u64 = num(a.get(12));
+        if let Some(n) = c.nodes.get_mut(&sender) {
+            n.repl_offset = sender_offset;
+        }
+        let is_replica = c.nodes.get(&sender).is_some_and(|n| n.has_flag("slave"));
+        let known_master = c.nodes.get(&sender).and_then(|n| n.master.clone());
+        if role == "slave" && sender_master.len() == 40 && c.nodes.contains_key(&sender_master) {
+            if !is_replica || known_master.as_deref() != Some(sender_master.as_str()) {
+                tracing::info!("Node {sender} is now a replica of {sender_master}");
+                failover::set_replica_of(c, &sender, &sender_master);
+            }
+        } else if role == "master" && is_replica {
+            tracing::info!("Node {sender} is now a master");
+            failover::set_master(c, &sender);
+        }
         epoch_collision(c, &sender, epoch);
+        let before = failover::before(c);
         if let Some(stale) = claim_slots(c, &sender, epoch, bits) {
             // The sender claims a slot whose owner has a newer epoch: tell it.
             if let Some(owner) = c.nodes.get(&stale) {
@@ -494,7 +551,7 @@ impl Bus {
         }
         let timeout = node_timeout;
         let sender_votes = c.nodes.get(&sender).is_some_and(|n| n.has_flag("master")) && has_any_slot(bits);
-        for g in a.get(11..).unwrap_or_default().chunks(5) {
+        for g in a.get(13..).unwrap_or_default().chunks(5) {
             let id = text(g.first());
             let ip = text(g.get(1));
             let gport: u16 = num(g.get(2));
@@ -526,12 +583,19 @@ impl Bus {
         if kind == b"PING" || kind == b"MEET" {
             self.send_header(c, link_id, b"PONG");
         }
+        failover::after_claims(srv, before, &sender, now);
     }
 
     /// Periodic work: connect to peers without a link, ping, notice silent peers, drop failed handshakes.
     pub fn cron(&mut self, srv: &mut Server, registry: &Registry, now: i64) {
         let timeout = node_timeout(&srv.config);
+        failover::cron(srv, now, timeout);
+        failover::reconcile(srv, now);
+        let offset = srv.repl.offset;
         let Some(c) = srv.cluster.as_mut() else { return };
+        if let Some(me) = c.me_mut() {
+            me.repl_offset = offset;
+        }
         c.messages_sent = self.sent;
         c.messages_received = self.received;
         c.links = self
@@ -640,6 +704,32 @@ impl Bus {
     /// Sends what commands queued for every peer (`PUBLISH`); called every tick.
     pub fn send_outbox(&mut self, srv: &mut Server, registry: &Registry) {
         let Some(c) = srv.cluster.as_mut() else { return };
+        if std::mem::take(&mut c.broadcast) {
+            // A new role or slots: every peer hears it now rather than at its next ping.
+            let links: Vec<usize> = self.outbound.values().copied().collect();
+            for l in links {
+                if self.links.get(l).is_some_and(|l| l.connected) {
+                    self.send_header(c, l, b"PING");
+                    self.flush(l, registry);
+                }
+            }
+        }
+        for (peer, msg) in std::mem::take(&mut c.outbox_to) {
+            match self
+                .outbound
+                .get(&peer)
+                .copied()
+                .filter(|&l| self.links.get(l).is_some_and(|l| l.connected))
+            {
+                Some(l) => {
+                    if let Some(link) = self.links.get_mut(l) {
+                        link.wbuf.extend_from_slice(&msg);
+                    }
+                    self.flush(l, registry);
+                }
+                None => self.waiting.entry(peer).or_default().extend_from_slice(&msg),
+            }
+        }
         let outbox = std::mem::take(&mut c.outbox);
         if outbox.is_empty() {
             return;

@@ -393,6 +393,75 @@ pub fn saveconfig(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// `CLUSTER REPLICATE node-id`: this (empty, slotless) node becomes a replica of that master.
+pub fn replicate(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let id = text(a.get(2).copied().unwrap_or_default());
+    let empty = ctx.srv.db.is_empty();
+    let c = cluster_mut(ctx)?;
+    let Some(target) = c.nodes.get(&id) else {
+        return Err(CmdError::Msg(format!("ERR Unknown node {id}")));
+    };
+    if id == c.myself {
+        return Err(CmdError::Static("ERR Can't replicate myself"));
+    }
+    if target.has_flag("slave") {
+        return Err(CmdError::Static("ERR I can only replicate a master, not a replica."));
+    }
+    let me_master = c.me().is_some_and(|m| m.has_flag("master"));
+    if me_master && (!c.ranges_of(&c.myself).is_empty() || !empty) {
+        return Err(CmdError::Static(
+            "ERR To set a master the node must be empty and without assigned slots.",
+        ));
+    }
+    let me = c.myself.clone();
+    super::failover::set_replica_of(c, &me, &id);
+    c.broadcast = true;
+    changed(ctx)?;
+    super::failover::reconcile(ctx.srv, ctx.now);
+    ctx.me.out.ok();
+    Ok(())
+}
+
+/// `CLUSTER REPLICAS node-id`: the replicas' `CLUSTER NODES` lines.
+pub fn replicas(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let id = text(a.get(2).copied().unwrap_or_default());
+    let c = cluster(ctx)?;
+    match c.nodes.get(&id) {
+        None => return Err(CmdError::Msg(format!("ERR Unknown node {id}"))),
+        Some(n) if n.has_flag("slave") => {
+            return Err(CmdError::Static("ERR The specified node is not a master"))
+        }
+        Some(_) => {}
+    }
+    let lines: Vec<String> = c
+        .nodes
+        .values()
+        .filter(|n| n.master.as_deref() == Some(id.as_str()) && n.has_flag("slave"))
+        .map(|n| nodes_file::node_line(c, n, false))
+        .collect();
+    ctx.me.out.array(lines.len());
+    for l in lines {
+        ctx.me.out.bulk(l.as_bytes());
+    }
+    Ok(())
+}
+
+/// `CLUSTER FAILOVER [FORCE|TAKEOVER]`.
+pub fn failover(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
+    let (mut force, mut takeover) = (false, false);
+    match a.get(2) {
+        None => {}
+        Some(o) if a.len() == 3 && is(o, "force") => force = true,
+        Some(o) if a.len() == 3 && is(o, "takeover") => takeover = true,
+        Some(_) => return Err(CmdError::Syntax),
+    }
+    cluster(ctx)?;
+    super::failover::request(ctx.srv, force, takeover, ctx.now).map_err(CmdError::Static)?;
+    changed(ctx)?;
+    ctx.me.out.ok();
+    Ok(())
+}
+
 pub fn nodes(ctx: &mut Ctx) -> CmdResult {
     let text = nodes_file::nodes_text(cluster(ctx)?);
     ctx.me.out.verbatim(text.as_bytes());
@@ -409,31 +478,46 @@ fn host(n: &Node, ctx: &Ctx) -> String {
     }
 }
 
+fn replicas_of<'a>(c: &'a Cluster, master: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+    c.nodes.values().filter(move |n| n.has_flag("slave") && n.master.as_deref() == Some(master))
+}
+
 fn masters_with_slots(c: &Cluster) -> Vec<(&Node, Vec<(usize, usize)>)> {
     c.nodes.values().map(|n| (n, c.ranges_of(&n.id))).filter(|(_, r)| !r.is_empty()).collect()
 }
 
-/// `CLUSTER SLOTS`: `[start, end, [ip, port, id, {}]]` per range, in slot order.
+/// A node as `CLUSTER SLOTS` lists it: host, port, id.
+type Member = (String, u16, String);
+
+/// `CLUSTER SLOTS`: `[start, end, [ip, port, id, {}]...]` per range, in slot order: the master, then its
+/// replicas.
 pub fn slots(ctx: &mut Ctx) -> CmdResult {
     let c = cluster(ctx)?;
-    let mut rows: Vec<(usize, usize, String, u16, String)> = Vec::new();
+    // Per range: the master, then its replicas that are not failing (as Redis lists them).
+    let mut rows: Vec<(usize, usize, Vec<Member>)> = Vec::new();
     for (n, ranges) in masters_with_slots(c) {
+        let mut members = vec![(host(n, ctx), n.port, n.id.clone())];
+        members.extend(
+            replicas_of(c, &n.id).filter(|r| !r.failing()).map(|r| (host(r, ctx), r.port, r.id.clone())),
+        );
         for (start, end) in ranges {
-            rows.push((start, end, host(n, ctx), n.port, n.id.clone()));
+            rows.push((start, end, members.clone()));
         }
     }
     rows.sort();
     let out: &mut Out = &mut ctx.me.out;
     out.array(rows.len());
-    for (start, end, ip, port, id) in rows {
-        out.array(3);
+    for (start, end, members) in rows {
+        out.array(2 + members.len());
         out.int(start as i64);
         out.int(end as i64);
-        out.array(4);
-        out.bulk(ip.as_bytes());
-        out.int(i64::from(port));
-        out.bulk(id.as_bytes());
-        out.map(0);
+        for (ip, port, id) in members {
+            out.array(4);
+            out.bulk(ip.as_bytes());
+            out.int(i64::from(port));
+            out.bulk(id.as_bytes());
+            out.map(0);
+        }
     }
     Ok(())
 }
@@ -444,17 +528,24 @@ pub fn shards(ctx: &mut Ctx) -> CmdResult {
     /// One shard: its slot ranges, its node, the host clients use for it.
     struct Shard {
         ranges: Vec<(usize, usize)>,
-        node: Node,
-        ip: String,
+        nodes: Vec<(Node, String)>,
     }
+    // One shard per master (a replica whose master is unknown is a shard of its own).
     let shards: Vec<Shard> = c
         .nodes
         .values()
-        .map(|n| Shard { ranges: c.ranges_of(&n.id), node: n.clone(), ip: host(n, ctx) })
+        .filter(|n| !n.has_flag("slave") || n.master.as_ref().is_none_or(|m| !c.nodes.contains_key(m)))
+        .map(|n| {
+            let mut nodes = vec![(n.clone(), host(n, ctx))];
+            nodes.extend(replicas_of(c, &n.id).map(|r| (r.clone(), host(r, ctx))));
+            Shard { ranges: c.ranges_of(&n.id), nodes }
+        })
         .collect();
+    let offset = ctx.srv.repl.offset;
+    let myself = c.myself.clone();
     let out: &mut Out = &mut ctx.me.out;
     out.array(shards.len());
-    for Shard { ranges, node: n, ip } in shards {
+    for Shard { ranges, nodes } in shards {
         out.map(2);
         out.bulk(b"slots");
         out.array(ranges.len() * 2);
@@ -463,25 +554,27 @@ pub fn shards(ctx: &mut Ctx) -> CmdResult {
             out.int(*end as i64);
         }
         out.bulk(b"nodes");
-        out.array(1);
-        out.map(7);
-        out.bulk(b"id");
-        out.bulk(n.id.as_bytes());
-        out.bulk(b"port");
-        out.int(i64::from(n.port));
-        out.bulk(b"ip");
-        out.bulk(ip.as_bytes());
-        out.bulk(b"endpoint");
-        out.bulk(ip.as_bytes());
-        out.bulk(b"role");
-        out.bulk(b"master");
-        out.bulk(b"replication-offset");
-        out.int(0);
-        out.bulk(b"health");
-        // As Redis: "failed" once the cluster agreed the node failed; a link still (re)connecting is not
-        // a failure.
-        let failed = n.flags.iter().any(|f| f == "fail");
-        out.bulk(if failed { b"failed".as_slice() } else { b"online".as_slice() });
+        out.array(nodes.len());
+        for (n, ip) in nodes {
+            out.map(7);
+            out.bulk(b"id");
+            out.bulk(n.id.as_bytes());
+            out.bulk(b"port");
+            out.int(i64::from(n.port));
+            out.bulk(b"ip");
+            out.bulk(ip.as_bytes());
+            out.bulk(b"endpoint");
+            out.bulk(ip.as_bytes());
+            out.bulk(b"role");
+            out.bulk(if n.has_flag("slave") { b"replica".as_slice() } else { b"master".as_slice() });
+            out.bulk(b"replication-offset");
+            out.int(if n.id == myself { offset } else { n.repl_offset } as i64);
+            out.bulk(b"health");
+            // As Redis: "failed" once the cluster agreed the node failed; a link still (re)connecting is
+            // not a failure.
+            let failed = n.flags.iter().any(|f| f == "fail");
+            out.bulk(if failed { b"failed".as_slice() } else { b"online".as_slice() });
+        }
     }
     Ok(())
 }

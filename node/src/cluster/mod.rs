@@ -13,6 +13,7 @@
 
 pub mod bus;
 pub mod commands;
+pub mod failover;
 pub mod migrate;
 pub mod nodes_file;
 pub mod route;
@@ -45,6 +46,8 @@ pub struct Node {
     pub meet: bool,
     /// Masters that reported this node failing (`fail?` in their gossip), with when they last did.
     pub fail_reports: BTreeMap<NodeId, i64>,
+    /// The replication offset its last header gave (a replica's rank in an election).
+    pub repl_offset: u64,
 }
 
 impl Node {
@@ -64,6 +67,7 @@ impl Node {
             handshake_started: 0,
             meet: false,
             fail_reports: BTreeMap::new(),
+            repl_offset: 0,
         }
     }
 
@@ -120,6 +124,12 @@ pub struct Cluster {
     pub forgotten: std::collections::HashMap<NodeId, i64>,
     /// Bus messages (RESP) to send to every peer (`PUBLISH`).
     pub outbox: Vec<Vec<u8>>,
+    /// ...and to one peer (`MFSTART`).
+    pub outbox_to: Vec<(NodeId, Vec<u8>)>,
+    /// Send this node's header to every peer now (after a failover).
+    pub broadcast: bool,
+    /// Elections and votes.
+    pub failover: failover::Failover,
     /// Slots with an owner, and of those the ones whose owner is flagged `fail?` and `fail`, counted
     /// again after every change ([`Cluster::recount`]) so that the state check on every command is O(1).
     assigned_count: usize,
@@ -176,6 +186,9 @@ impl Cluster {
             dirty: false,
             forgotten: Default::default(),
             outbox: Vec::new(),
+            outbox_to: Vec::new(),
+            broadcast: false,
+            failover: Default::default(),
             assigned_count: 0,
             pfail_count: 0,
             fail_count: 0,

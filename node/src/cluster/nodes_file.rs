@@ -137,6 +137,7 @@ pub fn parse(text: &str) -> Result<Cluster, String> {
             shard_id,
             flags,
             handshake_started: 0,
+            repl_offset: 0,
             meet: false,
             fail_reports: BTreeMap::new(),
         };

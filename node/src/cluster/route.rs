@@ -119,5 +119,10 @@ pub fn check(
     if mine {
         return Ok(());
     }
+    // A replica serves reads of its master's slots to clients that said READONLY.
+    let my_master = c.me().filter(|m| m.has_flag("slave")).and_then(|m| m.master.as_ref());
+    if my_master == Some(owner) && me.readonly && !write {
+        return Ok(());
+    }
     Err(redirect("MOVED", slot, c, owner, me))
 }

@@ -1,5 +1,6 @@
 //! Connection commands: `PING`, `ECHO`, `HELLO`, `AUTH`, `SELECT`, `QUIT`, `RESET`, and `CLIENT ...`.
 
+use crate::client::ClientState;
 use crate::error::{self, CmdError, CmdResult};
 use crate::server::Ctx;
 use crate::types::{int_arg, is};
@@ -264,6 +265,7 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let mut maxage = None;
     // A filter that no client can match (`TYPE pubsub` while there are no subscribers).
     let mut none = false;
+    let mut kind = None;
     if old_form {
         addr = Some(arg(a, 2).to_vec());
         skipme = false;
@@ -292,15 +294,20 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             } else if is(f, "maxage") {
                 maxage = Some(int_arg(v)?);
             } else if is(f, "type") {
-                // Every client is a normal one (no replicas or subscribers exist yet).
-                if is(v, "pubsub") || is(v, "master") || is(v, "replica") || is(v, "slave") {
-                    none = true;
-                } else if !is(v, "normal") {
+                kind = Some(if is(v, "normal") {
+                    ClientType::Normal
+                } else if is(v, "pubsub") {
+                    ClientType::PubSub
+                } else if is(v, "replica") || is(v, "slave") {
+                    ClientType::Replica
+                } else if is(v, "master") {
+                    ClientType::Master
+                } else {
                     return Err(CmdError::Msg(format!(
                         "ERR Unknown client type '{}'",
                         error::truncated(v, 128)
                     )));
-                }
+                });
             } else if is(f, "user") {
                 // Every client is the default user's.
                 if !is(v, "default") {
@@ -315,6 +322,19 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
+    if kind == Some(ClientType::Master) {
+        // The link to this replica's primary is not among the clients: it is dropped (and made again).
+        none = true;
+        if ctx.srv.repl.is_replica() && id.is_none() && addr.is_none() && laddr.is_none() {
+            let dropped = crate::repl::link::drop_connection(ctx.srv);
+            if old_form {
+                ctx.me.out.ok();
+            } else {
+                ctx.me.out.int(i64::from(dropped));
+            }
+            return Ok(());
+        }
+    }
     let now = ctx.now;
     let my_id = ctx.me.id;
     let targets: Vec<(u64, usize)> = ctx
@@ -324,6 +344,7 @@ pub fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         .filter(|c| addr.as_ref().is_none_or(|a| c.addr.to_string().as_bytes() == a.as_slice()))
         .filter(|c| laddr.as_ref().is_none_or(|a| c.laddr.to_string().as_bytes() == a.as_slice()))
         .filter(|c| maxage.is_none_or(|m| (now - c.created_ms) / 1000 >= m))
+        .filter(|c| kind.is_none_or(|k| ClientType::of(c) == k))
         .filter(|c| !(none || (skipme && c.id == my_id)))
         .map(|c| (c.id, c.token))
         .collect();
@@ -388,4 +409,25 @@ pub fn client_flag(ctx: &mut Ctx, a: &[&[u8]], evict: bool) -> CmdResult {
     }
     ctx.me.out.ok();
     Ok(())
+}
+
+/// The classes of `CLIENT KILL TYPE` and `CLIENT LIST TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    PubSub,
+    Replica,
+    Master,
+}
+
+impl ClientType {
+    fn of(c: &ClientState) -> ClientType {
+        if c.is_replica {
+            ClientType::Replica
+        } else if c.subs.any() {
+            ClientType::PubSub
+        } else {
+            ClientType::Normal
+        }
+    }
 }

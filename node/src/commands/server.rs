@@ -158,13 +158,13 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 srv.shard_channels.len(),
                 s.total_error_replies,
             )
+            .map(|()| crate::repl::info_stats(srv, t))
         }
-        "replication" => writeln!(
-            t,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-             master_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r",
-            srv.run_id
-        ),
+        "replication" => {
+            t.push_str("# Replication\r\n");
+            crate::repl::info(srv, now, t);
+            Ok(())
+        }
         "cpu" => {
             let (user, sys) = cpu_seconds();
             writeln!(t, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r")

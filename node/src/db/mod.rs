@@ -55,6 +55,9 @@ pub struct Db {
     occupied_slots: std::cell::Cell<(usize, u32)>,
     /// Where [`Db::compact_tables`] resumes.
     compact_cursor: usize,
+    /// On a replica: a key past its time reads as missing but is not removed (the primary's `DEL` will
+    /// come), so the copy never runs ahead of its primary.
+    pub keep_expired: bool,
 }
 
 impl Default for Db {
@@ -87,6 +90,7 @@ impl Db {
             now_ms: 0,
             occupied_slots: std::cell::Cell::new((1, 0)),
             compact_cursor: 0,
+            keep_expired: false,
         }
     }
 
@@ -133,6 +137,7 @@ impl Db {
         let slot = self.slots.get_mut(idx)?;
         match slot.table.find_entry(hash, |e| e.key() == key) {
             Err(_) => None,
+            Ok(found) if is_expired(found.get(), now) && self.keep_expired => None,
             Ok(found) if is_expired(found.get(), now) => {
                 let (gone, _) = found.remove();
                 if self.log_expired {
@@ -345,6 +350,9 @@ impl Db {
             let pick = self.slots.get(slot)?.table.iter().nth(fastrand::usize(..len))?;
             let key = pick.key().to_vec();
             if is_expired(pick, now) {
+                if self.keep_expired {
+                    continue;
+                }
                 self.remove(&key);
                 self.expired_keys += 1;
                 if self.log_expired {

@@ -160,8 +160,7 @@ fn open_aof(srv: &mut Server, manifest: Manifest, now_ms: i64) -> std::io::Resul
         srv.persist.wake_fn(),
     )?;
     srv.persist.aof = Some(aof);
-    srv.feed.on = true;
-    srv.db.log_expired = true;
+    crate::repl::update_feed(srv);
     if !has_base {
         start_rewrite(srv, now_ms);
     }
@@ -204,8 +203,7 @@ pub fn config_changed(srv: &mut Server, now_ms: i64) -> Result<(), String> {
                     job.abort(&mut srv.db);
                 }
             }
-            srv.feed.on = false;
-            srv.db.log_expired = false;
+            crate::repl::update_feed(srv);
         }
         _ => {}
     }
@@ -217,12 +215,22 @@ pub fn config_changed(srv: &mut Server, now_ms: i64) -> Result<(), String> {
 
 // ---- every tick ----
 
-/// Writes what the tick fed to the AOF and moves the background job on.
+/// Hands what was fed so far to the replicas and returns it for the AOF, with the feed position at its end.
+fn take_feed(srv: &mut Server) -> Option<(Vec<u8>, u64)> {
+    if !srv.feed.on {
+        return None;
+    }
+    crate::propagate::log_expired(&mut srv.feed, &mut srv.db);
+    let batch = srv.feed.take();
+    if !batch.is_empty() {
+        crate::repl::feed(srv, &batch);
+    }
+    Some((batch, srv.feed.appended))
+}
+
+/// Writes what the tick fed to the AOF (and the replicas) and moves the background job on.
 pub fn end_of_tick(srv: &mut Server, now_ms: i64) {
-    if srv.feed.on {
-        crate::propagate::log_expired(&mut srv.feed, &mut srv.db);
-        let batch = srv.feed.take();
-        let end = srv.feed.appended;
+    if let Some((batch, end)) = take_feed(srv) {
         if let Some(aof) = srv.persist.aof.as_mut() {
             if aof.write(batch, end).is_err() && aof.policy == Fsync::Always {
                 tracing::error!(
@@ -302,18 +310,12 @@ fn step_job(srv: &mut Server, now_ms: i64) {
     }
     srv.persist.job = None;
     // A job that was waiting for this one.
-    if srv.persist.rewrite_scheduled {
-        srv.persist.rewrite_scheduled = false;
-        start_rewrite(srv, now_ms);
-    } else if srv.persist.bgsave_scheduled {
-        srv.persist.bgsave_scheduled = false;
-        let _ = start_bgsave(srv, now_ms);
-    }
+    start_scheduled(srv, now_ms);
 }
 
 /// Background work on the cron's schedule: save rules and automatic AOF rewrites.
 pub fn cron(srv: &mut Server, now_ms: i64) {
-    if srv.persist.loading.is_some() || srv.persist.job.is_some() {
+    if srv.persist.loading.is_some() || !capture_free(srv) {
         return;
     }
     let changes = srv.db.dirty.wrapping_sub(srv.persist.dirty_at_save);
@@ -341,6 +343,10 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
 // ---- jobs ----
 
 fn start_bgsave(srv: &mut Server, now_ms: i64) -> Result<(), String> {
+    if !capture_free(srv) {
+        srv.persist.bgsave_scheduled = true;
+        return Ok(());
+    }
     srv.persist.last_bgsave_try_ms = now_ms;
     let path = snapshot_path(srv);
     let wake = srv.persist.wake_fn();
@@ -361,11 +367,11 @@ fn start_bgsave(srv: &mut Server, now_ms: i64) -> Result<(), String> {
 /// Starts an AOF rewrite: a new incremental file takes the writes from now on, and a background
 /// snapshot of this instant becomes its base.
 fn start_rewrite(srv: &mut Server, now_ms: i64) {
-    if srv.persist.job.is_some() {
+    if !capture_free(srv) {
         srv.persist.rewrite_scheduled = true;
         return;
     }
-    end_of_tick_feed_only(srv);
+    drain_feed(srv);
     let wake = srv.persist.wake_fn();
     let Some(aof) = srv.persist.aof.as_mut() else { return };
     let seq = match aof.start_new_incr() {
@@ -389,15 +395,42 @@ fn start_rewrite(srv: &mut Server, now_ms: i64) {
     }
 }
 
-/// Writes the pending feed so that a file switch happens at a batch boundary.
-fn end_of_tick_feed_only(srv: &mut Server) {
-    if srv.feed.on {
-        crate::propagate::log_expired(&mut srv.feed, &mut srv.db);
-        let batch = srv.feed.take();
-        let end = srv.feed.appended;
+/// Writes the pending feed (to the AOF and the replicas) now: so that a file switch happens at a batch
+/// boundary, or a capture for replicas starts exactly at the stream's end.
+pub fn drain_feed(srv: &mut Server) {
+    if let Some((batch, end)) = take_feed(srv) {
         if let Some(aof) = srv.persist.aof.as_mut() {
             let _ = aof.write(batch, end);
         }
+    }
+}
+
+/// Whether a capture may start: one at a time, whether for a snapshot, a rewrite or replicas.
+pub fn capture_free(srv: &Server) -> bool {
+    srv.persist.job.is_none() && srv.db.capture.is_none()
+}
+
+/// Starts the job that waited for a capture to end.
+pub fn start_scheduled(srv: &mut Server, now_ms: i64) {
+    if !capture_free(srv) {
+        return;
+    }
+    if srv.persist.rewrite_scheduled {
+        srv.persist.rewrite_scheduled = false;
+        start_rewrite(srv, now_ms);
+    } else if srv.persist.bgsave_scheduled {
+        srv.persist.bgsave_scheduled = false;
+        let _ = start_bgsave(srv, now_ms);
+    }
+}
+
+/// A replica took a full copy: its AOF starts over from the new data, as Redis's does.
+pub fn restart_aof_after_sync(srv: &mut Server, now_ms: i64) {
+    if srv.persist.aof.is_some() {
+        if let Some(job) = srv.persist.job.take() {
+            job.abort(&mut srv.db);
+        }
+        start_rewrite(srv, now_ms);
     }
 }
 
@@ -410,6 +443,8 @@ pub fn save_now(srv: &mut Server, now_ms: i64) -> Result<(), String> {
         }
         job.abort(&mut srv.db);
     }
+    // A full copy for replicas in progress stops (its replicas start over).
+    srv.db.capture = None;
     let path = snapshot_path(srv);
     let mut job = Job::start(&mut srv.db, path, Purpose::Snapshot, now_ms, Box::new(|| {}))
         .map_err(|e| e.to_string())?;
@@ -436,7 +471,7 @@ pub fn on_shutdown(srv: &mut Server, save: Option<bool>, now_ms: i64) -> Result<
     if srv.persist.loading.is_some() {
         return Ok(());
     }
-    end_of_tick_feed_only(srv);
+    drain_feed(srv);
     if let Some(aof) = &srv.persist.aof {
         if let Err(e) = aof.sync_now() {
             tracing::warn!("Error syncing the AOF on shutdown: {e}");
@@ -473,7 +508,7 @@ pub fn bgsave(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     if ctx.srv.persist.rdb_in_progress() {
         return Err(CmdError::Static("ERR Background save already in progress"));
     }
-    if ctx.srv.persist.job.is_some() {
+    if !capture_free(ctx.srv) {
         if !schedule {
             return Err(CmdError::Static("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
         }
@@ -495,7 +530,7 @@ pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
             "ERR BGREWRITEAOF needs appendonly yes in slotkv (the AOF files are made when it is turned on)",
         ));
     }
-    if ctx.srv.persist.job.is_some() {
+    if !capture_free(ctx.srv) {
         ctx.srv.persist.rewrite_scheduled = true;
         ctx.me.out.simple("Background append only file rewriting scheduled");
         return Ok(());

@@ -255,6 +255,31 @@ pub fn load_from(
     progress: &mut dyn FnMut(u64),
     insert: &mut dyn FnMut(Entry),
 ) -> Result<LoadStats, LoadError> {
+    read_snapshot(reader, name, config, now_ms, progress, insert, true)
+}
+
+/// The same from a stream that goes on after the snapshot (a replication link): stops right after the
+/// footer, reading nothing beyond it.
+pub fn load_stream(
+    reader: impl Read,
+    name: &Path,
+    config: &Config,
+    now_ms: i64,
+    progress: &mut dyn FnMut(u64),
+    insert: &mut dyn FnMut(Entry),
+) -> Result<LoadStats, LoadError> {
+    read_snapshot(reader, name, config, now_ms, progress, insert, false)
+}
+
+fn read_snapshot(
+    reader: impl Read,
+    name: &Path,
+    config: &Config,
+    now_ms: i64,
+    progress: &mut dyn FnMut(u64),
+    insert: &mut dyn FnMut(Entry),
+    until_eof: bool,
+) -> Result<LoadStats, LoadError> {
     let mut src = Source { r: reader, pos: 0, name };
     let mut stats = read_header(&mut src)?;
     let mut chain = CRC64.digest();
@@ -320,7 +345,7 @@ pub fn load_from(
                     );
                 }
                 let end = src.pos;
-                if src.fill(&mut [0u8])? != 0 {
+                if until_eof && src.fill(&mut [0u8])? != 0 {
                     return Err(src.error(end, "unexpected bytes after the footer".into()));
                 }
                 stats.bytes = end;
