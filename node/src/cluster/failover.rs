@@ -321,3 +321,80 @@ pub fn request(srv: &mut Server, force: bool, takeover: bool, now: i64) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Node, State};
+    use slotkv_proto::slot::SLOT_COUNT;
+
+    fn id(n: u8) -> NodeId {
+        char::from(b'a' + n).to_string().repeat(40)
+    }
+
+    /// Three masters a, b, c with a third of the slots each, and d a replica of a; seen from `me`.
+    fn view(me: u8) -> Cluster {
+        let mut nodes = BTreeMap::new();
+        for n in 0..4u8 {
+            let mut node = Node::new(id(n), "127.0.0.1".into(), 7000 + u16::from(n), 17000 + u16::from(n));
+            node.config_epoch = u64::from(n) + 1;
+            if n == me {
+                node.flags.insert(0, "myself".into());
+            }
+            nodes.insert(id(n), node);
+        }
+        let slots = (0..SLOT_COUNT).map(|s| Some(id((s * 3 / SLOT_COUNT) as u8))).collect();
+        let mut c = Cluster::with_view(id(me), nodes, slots, BTreeMap::new(), BTreeMap::new(), 4, 0);
+        set_replica_of(&mut c, &id(3), &id(0));
+        c.recount();
+        c
+    }
+
+    fn flag(c: &mut Cluster, n: u8, f: &str) {
+        if let Some(node) = c.nodes.get_mut(&id(n)) {
+            node.flags.push(f.into());
+        }
+        c.recount();
+    }
+
+    #[test]
+    fn a_master_votes_once_per_epoch_and_only_for_a_failed_masters_replica() {
+        let mut c = view(1);
+        assert_eq!(vote(&mut c, &id(3), 5, &id(0), false, 1000, 2000), None, "the master has not failed");
+        flag(&mut c, 0, "fail");
+        assert_eq!(vote(&mut c, &id(3), 3, &id(0), false, 1000, 2000), None, "a stale epoch");
+        assert_eq!(vote(&mut c, &id(3), 5, &id(2), false, 1000, 2000), None, "not the requester's master");
+        assert_eq!(vote(&mut c, &id(3), 5, &id(0), false, 1000, 2000), Some(5));
+        assert_eq!((c.current_epoch, c.last_vote_epoch), (5, 5));
+        assert_eq!(vote(&mut c, &id(3), 5, &id(0), false, 1000, 2000), None, "one vote per epoch");
+        assert_eq!(vote(&mut c, &id(3), 6, &id(0), false, 2000, 2000), None, "not again within 2 timeouts");
+        assert_eq!(vote(&mut c, &id(3), 7, &id(0), false, 6000, 2000), Some(7));
+        // A forced (manual) request needs no failure; a replica never votes.
+        let mut c = view(2);
+        assert_eq!(vote(&mut c, &id(3), 5, &id(0), true, 1000, 2000), Some(5));
+        let mut r = view(3);
+        flag(&mut r, 0, "fail");
+        assert_eq!(vote(&mut r, &id(3), 5, &id(0), false, 1000, 2000), None);
+    }
+
+    #[test]
+    fn a_node_that_sees_only_a_minority_of_masters_is_down() {
+        let mut c = view(2);
+        assert_eq!(c.state(false), State::Ok);
+        flag(&mut c, 0, "fail?");
+        assert_eq!(c.state(false), State::Ok, "two of three masters are a majority");
+        flag(&mut c, 1, "fail?");
+        assert_eq!(c.state(false), State::Fail, "alone with one of three");
+    }
+
+    #[test]
+    fn before_and_after_claims_see_what_a_master_lost() {
+        let mut c = view(3);
+        let b = before(&c);
+        assert_eq!(b.master.as_ref().map(|(m, n)| (m.clone(), *n)), Some((id(0), 5462)));
+        assert_eq!(my_master(&c), Some(id(0)));
+        set_master(&mut c, &id(3));
+        assert_eq!(my_master(&c), None);
+        assert!(c.nodes.get(&id(3)).is_some_and(|n| n.has_flag("master") && n.master.is_none()));
+    }
+}

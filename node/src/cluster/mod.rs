@@ -135,6 +135,9 @@ pub struct Cluster {
     assigned_count: usize,
     pfail_count: usize,
     fail_count: usize,
+    /// Masters that serve slots, and how many of them this node sees flagged `fail?` or `fail`.
+    serving_masters: usize,
+    unreachable_masters: usize,
     /// The bus links as of the last cron tick, for `CLUSTER LINKS`.
     pub links: Vec<LinkInfo>,
     /// Slots this node lost to a newer claim: their keys are dropped at the end of the tick.
@@ -192,6 +195,8 @@ impl Cluster {
             assigned_count: 0,
             pfail_count: 0,
             fail_count: 0,
+            serving_masters: 0,
+            unreachable_masters: 0,
             links: Vec::new(),
             lost: Vec::new(),
             command_dirty: false,
@@ -229,6 +234,12 @@ impl Cluster {
             }
         }
         (self.assigned_count, self.pfail_count, self.fail_count) = (assigned, pfail, fail);
+        let owners: std::collections::BTreeSet<&NodeId> = self.slots.iter().flatten().collect();
+        self.serving_masters = owners.len();
+        self.unreachable_masters = owners
+            .iter()
+            .filter(|id| **id != &self.myself && self.nodes.get(**id).is_none_or(Node::failing))
+            .count();
     }
 
     /// Slots whose owner is flagged `fail?` / `fail`.
@@ -274,10 +285,14 @@ impl Cluster {
     }
 
     /// `ok` when every slot is served (or coverage is not required), as `CLUSTER INFO` reports it.
+    /// A node that sees fewer than a majority of the masters serving slots is in a minority partition:
+    /// `fail`, so it stops taking writes that the majority side will overrule (as Redis does).
     pub fn state(&self, require_full_coverage: bool) -> State {
         let assigned = self.assigned();
         let covered = assigned == SLOT_COUNT && self.fail_count == 0;
-        if assigned == 0 || (require_full_coverage && !covered) {
+        let reachable = self.serving_masters - self.unreachable_masters;
+        let minority = reachable < self.serving_masters / 2 + 1;
+        if assigned == 0 || minority || (require_full_coverage && !covered) {
             State::Fail
         } else {
             State::Ok
