@@ -187,11 +187,19 @@ fn workload(seed: u16) -> Workload {
 }
 
 impl Workload {
-    fn finish(self) -> (u64, u64, Vec<(String, u64)>) {
+    /// Checks that writes succeed again (1000 more within 10 s), stops, and returns the acknowledged keys.
+    #[track_caller]
+    fn resume_then_finish(self) -> Vec<(String, u64)> {
+        let before = self.ok.load(Ordering::Relaxed);
+        assert!(
+            wait_for(Duration::from_secs(10), || self.ok.load(Ordering::Relaxed) > before + 1000),
+            "the workload did not resume"
+        );
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.handle.join();
-        let acked = std::mem::take(&mut *self.acked.lock().unwrap_or_else(|p| p.into_inner()));
-        (self.ok.load(Ordering::Relaxed), self.errors.load(Ordering::Relaxed), acked)
+        let (ok, errors) = (self.ok.load(Ordering::Relaxed), self.errors.load(Ordering::Relaxed));
+        eprintln!("workload: {ok} writes acknowledged, {errors} errors");
+        std::mem::take(&mut *self.acked.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -244,14 +252,7 @@ fn a_killed_master_is_replaced_by_its_replica_and_returns_as_one() {
     assert!(redis || took <= Duration::from_millis(NODE_TIMEOUT_MS + 2000), "promotion took {took:?}");
     let ok = |c: &TestCluster| (1..6).all(|i| c.conn(i).cluster_info("cluster_state") == "ok");
     assert!(wait_for(Duration::from_secs(10), || ok(&c)), "the cluster is not ok without the dead master");
-    // The workload goes on.
-    let before = load.ok.load(Ordering::Relaxed);
-    assert!(
-        wait_for(Duration::from_secs(10), || load.ok.load(Ordering::Relaxed) > before + 1000),
-        "the workload did not resume"
-    );
-    let (ok, errors, acked) = load.finish();
-    eprintln!("workload: {ok} writes acknowledged, {errors} errors");
+    let acked = load.resume_then_finish();
     let lost = missing(c.port(1), &durable);
     assert!(lost.is_empty(), "{} WAITed writes lost: {:?}", lost.len(), &lost[..lost.len().min(5)]);
     // Writes acknowledged after the promotion are all there (those acknowledged by the dead master
@@ -285,13 +286,7 @@ fn manual_failover_loses_no_write() {
         "no switch-over"
     );
     c.wait_ok(Duration::from_secs(10));
-    let before = load.ok.load(Ordering::Relaxed);
-    assert!(
-        wait_for(Duration::from_secs(10), || load.ok.load(Ordering::Relaxed) > before + 1000),
-        "the workload did not resume"
-    );
-    let (ok, errors, acked) = load.finish();
-    eprintln!("workload: {ok} writes acknowledged, {errors} errors");
+    let acked = load.resume_then_finish();
     let lost = missing(c.port(1), &acked);
     assert!(
         lost.is_empty(),
