@@ -82,11 +82,8 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
         None => None,
     };
     crate::persist::start_loading(&mut srv, now_ms()).map_err(io::Error::other)?;
-    if let Some((host, port)) = srv.config.replicaof.clone() {
-        if srv.cluster.is_none() {
-            crate::repl::link::follow(&mut srv, host, port, now_ms());
-        }
-    }
+    // A replica starts following once its own data is loaded (the copy would replace it).
+    let mut to_follow = srv.config.replicaof.clone().filter(|_| srv.cluster.is_none());
     let mut lp = EventLoop {
         poll,
         read_buf: vec![0; READ_CHUNK],
@@ -164,6 +161,11 @@ pub fn run(config: Config, listeners: Vec<std::net::TcpListener>, stop: Arc<Atom
             lp.cron(&mut srv);
         }
         crate::persist::poll_loading(&mut srv, now).map_err(io::Error::other)?;
+        if srv.persist.loading.is_none() {
+            if let Some((host, port)) = to_follow.take() {
+                crate::repl::link::follow(&mut srv, host, port, now);
+            }
+        }
         if let Some(bus) = lp.bus.as_mut() {
             bus.send_outbox(&mut srv, lp.poll.registry());
         }

@@ -359,3 +359,23 @@ fn expired_keys_read_as_missing_on_a_replica_until_the_primary_deletes_them() {
     primary.resume();
     assert!(wait_for(Duration::from_secs(5), || r.int(&["DBSIZE"]) == 0), "the primary's DEL did not arrive");
 }
+
+#[test]
+fn a_restarted_replica_resumes_from_its_snapshot() {
+    let primary = start(&["--repl-backlog-size", "16mb"]);
+    let mut replica = replica_of(&primary, &["--save", "3600 1"]);
+    let mut p = primary.conn();
+    load_bulk(primary.port, 20_000);
+    wait_synced(&mut p, &mut replica.conn(), Duration::from_secs(20));
+    // SIGTERM: the replica saves a snapshot that keeps its replication id and offset.
+    replica.terminate();
+    p.ok(&["SET", "while-down", "1"]);
+    replica.restart();
+    let mut r = replica.conn();
+    wait_synced(&mut p, &mut r, Duration::from_secs(20));
+    assert_eq!(r.bulk(&["GET", "while-down"]).as_deref(), Some(&b"1"[..]));
+    assert_bulk_same(&mut p, &mut r, 20_000);
+    let mut pc = primary.conn();
+    assert_eq!(stat(&mut pc, "sync_full"), "1", "the restarted replica took a full copy again");
+    assert_eq!(stat(&mut pc, "sync_partial_ok"), "1");
+}

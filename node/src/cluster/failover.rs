@@ -81,6 +81,9 @@ pub fn set_master(c: &mut Cluster, id: &str) {
 /// The replication link follows this node's role in the view: a replica replicates its master's
 /// address (once known), a master replicates nobody. Called every cron tick and after role changes.
 pub fn reconcile(srv: &mut Server, now: i64) {
+    if srv.persist.loading.is_some() {
+        return;
+    }
     let Some(c) = srv.cluster.as_ref() else { return };
     match my_master(c) {
         Some(m) => {

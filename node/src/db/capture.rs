@@ -28,8 +28,9 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub fn new(started_ms: i64) -> Capture {
-        let (encoder, header) = Encoder::new(&SnapshotMeta { created_ms: started_ms });
+    pub fn new(meta: &SnapshotMeta) -> Capture {
+        let started_ms = meta.created_ms;
+        let (encoder, header) = Encoder::new(meta);
         Capture {
             encoder,
             saved: vec![0; SLOT_COUNT / 64],
@@ -92,8 +93,11 @@ impl Db {
     }
 
     /// Starts a capture of the keyspace as it is now.
-    pub fn capture_start(&mut self, now_ms: i64) {
-        self.capture = Some(Box::new(Capture::new(now_ms)));
+    /// Starts a capture of the keyspace as it is now; `repl` is a replica's replication id and offset at
+    /// this instant, kept in the snapshot's header.
+    pub fn capture_start(&mut self, now_ms: i64, repl: Option<(String, u64)>) {
+        let meta = SnapshotMeta { created_ms: now_ms, repl };
+        self.capture = Some(Box::new(Capture::new(&meta)));
     }
 
     /// Saves slots in order until about `max_keys` keys or `max_bytes` encoded bytes are waiting for the
@@ -141,7 +145,7 @@ mod tests {
         for i in 0..2000 {
             db.insert(Entry::string(format!("k{i}").as_bytes(), b"old", 0));
         }
-        db.capture_start(1);
+        db.capture_start(1, None);
         let mut steps = 0;
         while !db.capture_step(50, usize::MAX) {
             steps += 1;

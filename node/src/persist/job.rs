@@ -65,6 +65,7 @@ impl Job {
         path: PathBuf,
         purpose: Purpose,
         now_ms: i64,
+        repl: Option<(String, u64)>,
         wake: Box<dyn Fn() + Send>,
     ) -> io::Result<Job> {
         let tmp = fsutil::temp_path(&path);
@@ -82,7 +83,7 @@ impl Job {
             let _ = done_tx.send(result);
             wake();
         })?;
-        db.capture_start(now_ms);
+        db.capture_start(now_ms, repl);
         Ok(Job {
             purpose,
             started_ms: now_ms,

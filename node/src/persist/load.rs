@@ -21,6 +21,9 @@ pub struct Loaded {
     pub db: Db,
     /// The AOF manifest that was loaded (with `appendonly yes`).
     pub manifest: Option<Manifest>,
+    /// A replica's replication id and offset, from a snapshot loaded alone (after an AOF's commands the
+    /// offset is unknown).
+    pub repl: Option<(String, u64)>,
 }
 
 pub struct Loading {
@@ -110,6 +113,7 @@ fn load(
     let now = crate::net::now_ms();
     let mut progress = Progress { counter, base: 0, total, last_log: Instant::now() };
     let mut db = Db::new();
+    let mut repl = None;
     let base = match &manifest {
         Some(m) => m.base().map(|b| Path::new(&config.appenddirname).join(&b.name)),
         None => files.first().cloned(),
@@ -125,6 +129,9 @@ fn load(
         })
         .map_err(|e| e.to_string())?;
         progress.base += stats.bytes;
+        if manifest.is_none() {
+            repl = stats.repl.clone();
+        }
         tracing::info!(
             "Snapshot {} loaded: {} keys ({} expired skipped)",
             path.display(),
@@ -170,7 +177,7 @@ fn load(
     }
     db.dirty = 0;
     tracing::info!("DB loaded from disk: {:.3} seconds, {} keys", started.elapsed().as_secs_f64(), db.len());
-    Ok(Loaded { db, manifest })
+    Ok(Loaded { db, manifest, repl })
 }
 
 /// Runs one logged command, as Redis's fake AOF client does: no authentication or memory checks, no reply.

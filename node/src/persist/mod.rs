@@ -138,6 +138,7 @@ fn finish_loading(srv: &mut Server, loaded: Option<load::Loaded>, now_ms: i64) -
     if let Some(l) = loaded {
         srv.db = l.db;
         manifest = l.manifest;
+        crate::repl::restore_after_load(srv, l.repl);
     }
     srv.persist.dirty_at_save = srv.db.dirty;
     if srv.config.appendonly {
@@ -350,7 +351,8 @@ fn start_bgsave(srv: &mut Server, now_ms: i64) -> Result<(), String> {
     srv.persist.last_bgsave_try_ms = now_ms;
     let path = snapshot_path(srv);
     let wake = srv.persist.wake_fn();
-    match Job::start(&mut srv.db, path, Purpose::Snapshot, now_ms, wake) {
+    let repl = crate::repl::snapshot_info(srv);
+    match Job::start(&mut srv.db, path, Purpose::Snapshot, now_ms, repl, wake) {
         Ok(job) => {
             tracing::info!("Background saving started");
             srv.persist.job = Some(job);
@@ -383,7 +385,7 @@ fn start_rewrite(srv: &mut Server, now_ms: i64) {
         }
     };
     let path = aof.dir.join(aof::base_name(&aof.prefix, seq));
-    match Job::start(&mut srv.db, path, Purpose::AofBase { seq }, now_ms, wake) {
+    match Job::start(&mut srv.db, path, Purpose::AofBase { seq }, now_ms, None, wake) {
         Ok(job) => {
             tracing::info!("Background append only file rewriting started");
             srv.persist.job = Some(job);
@@ -446,7 +448,8 @@ pub fn save_now(srv: &mut Server, now_ms: i64) -> Result<(), String> {
     // A full copy for replicas in progress stops (its replicas start over).
     srv.db.capture = None;
     let path = snapshot_path(srv);
-    let mut job = Job::start(&mut srv.db, path, Purpose::Snapshot, now_ms, Box::new(|| {}))
+    let repl = crate::repl::snapshot_info(srv);
+    let mut job = Job::start(&mut srv.db, path, Purpose::Snapshot, now_ms, repl, Box::new(|| {}))
         .map_err(|e| e.to_string())?;
     match job.run_to_end(&mut srv.db) {
         Ok(_) => {

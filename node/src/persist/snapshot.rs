@@ -23,7 +23,8 @@
 //!
 //! Invariants: a block holds whole records (a record is never split), so a block is at most
 //! [`BLOCK_TARGET`] bytes plus one record; the file ends exactly after the footer. The aux fields written
-//! are `slotkv-ver` and `redis-ver`; unknown aux names are ignored, so later versions can add some.
+//! are `slotkv-ver` and `redis-ver`, and on a replica `repl-id` and `repl-offset`; unknown aux names are
+//! ignored, so later versions can add some.
 //!
 //! Why these choices: per-block checksums let the loader verify 64 KiB at a time from a reused buffer
 //! (fast, bounded memory) and name the block at fault; the explicit `body_len` lets a record be skipped
@@ -75,9 +76,13 @@ const KEEP_BUFFER: usize = 8 << 20;
 static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
 /// What the header records about a snapshot.
+#[derive(Debug, Clone, Default)]
 pub struct SnapshotMeta {
     /// When the snapshot's point in time was taken (Unix ms).
     pub created_ms: i64,
+    /// A replica's replication id and offset at that point (aux `repl-id`, `repl-offset`): after a
+    /// restart it asks its primary to resume from there.
+    pub repl: Option<(String, u64)>,
 }
 
 /// Incremental encoder: records accumulate into the current block; the caller takes finished blocks
@@ -108,7 +113,12 @@ impl Encoder {
     /// The encoder and the header bytes to write first.
     pub fn new(meta: &SnapshotMeta) -> (Encoder, Vec<u8>) {
         let mut aux = Vec::new();
-        for (name, value) in [("slotkv-ver", env!("CARGO_PKG_VERSION")), ("redis-ver", REDIS_VERSION)] {
+        let offset = meta.repl.as_ref().map(|(_, o)| o.to_string());
+        let repl = meta.repl.as_ref().map(|(id, _)| id.as_str()).zip(offset.as_deref());
+        let fields = [("slotkv-ver", env!("CARGO_PKG_VERSION")), ("redis-ver", REDIS_VERSION)]
+            .into_iter()
+            .chain(repl.into_iter().flat_map(|(id, off)| [("repl-id", id), ("repl-offset", off)]));
+        for (name, value) in fields {
             put_bytes(&mut aux, name.as_bytes());
             put_bytes(&mut aux, value.as_bytes());
         }
@@ -223,6 +233,8 @@ pub struct LoadStats {
     pub version: u16,
     /// The `slotkv-ver` aux field (empty if absent).
     pub slotkv_version: String,
+    /// The `repl-id` and `repl-offset` aux fields, when both are present and valid.
+    pub repl: Option<(String, u64)>,
 }
 
 /// Reads and verifies a snapshot, calling `insert` for every entry not expired at `now_ms`, and
@@ -454,15 +466,21 @@ fn read_header<R: Read>(src: &mut Source<'_, R>) -> Result<LoadStats, LoadError>
     }
     let mut stats = LoadStats { created_ms, version, ..LoadStats::default() };
     let mut r = Cursor { buf: &aux, pos: 0 };
+    let (mut repl_id, mut repl_offset) = (None, None);
     while !r.at_end() {
         let pair = r.bytes().zip(r.bytes());
         let Some((name, value)) = pair else {
             return Err(src.error(0, "malformed header aux field".into()));
         };
-        if name == b"slotkv-ver" {
-            stats.slotkv_version = String::from_utf8_lossy(value).into_owned();
+        let text = String::from_utf8_lossy(value).into_owned();
+        match name {
+            b"slotkv-ver" => stats.slotkv_version = text,
+            b"repl-id" => repl_id = Some(text),
+            b"repl-offset" => repl_offset = text.parse::<u64>().ok(),
+            _ => {}
         }
     }
+    stats.repl = repl_id.filter(|id| id.len() == 40).zip(repl_offset);
     Ok(stats)
 }
 
@@ -736,7 +754,7 @@ mod tests {
 
     /// A whole file, taking a block whenever `block_every` records have been pushed (or at the target).
     fn write(entries: &[Entry], block_every: usize) -> Vec<u8> {
-        let (mut enc, mut file) = Encoder::new(&SnapshotMeta { created_ms: NOW });
+        let (mut enc, mut file) = Encoder::new(&SnapshotMeta { created_ms: NOW, ..SnapshotMeta::default() });
         for (i, e) in entries.iter().enumerate() {
             enc.push(e);
             if (i + 1) % block_every == 0 || enc.pending() >= BLOCK_TARGET {
@@ -797,7 +815,7 @@ mod tests {
 
     #[test]
     fn empty_snapshot_and_empty_blocks() {
-        let (mut enc, mut file) = Encoder::new(&SnapshotMeta { created_ms: -5 });
+        let (mut enc, mut file) = Encoder::new(&SnapshotMeta { created_ms: -5, ..SnapshotMeta::default() });
         assert_eq!(enc.pending(), 0);
         assert!(enc.take_block().is_none());
         file.extend(enc.finish());
@@ -828,7 +846,7 @@ mod tests {
 
     #[test]
     fn blocks_stay_near_the_target() {
-        let (mut enc, _) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+        let (mut enc, _) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
         let mut sizes = Vec::new();
         for i in 0..5000 {
             enc.push(&Entry::string(format!("{i}").as_bytes(), &[0; 100], 0));
@@ -913,7 +931,7 @@ mod tests {
     /// A block whose checksum is right but whose records are not: the record at fault is named.
     #[test]
     fn bad_records_are_named() {
-        let (mut enc, header) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+        let (mut enc, header) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
         enc.push(&Entry::string(b"ok", b"v", 0));
         let good = enc.pending();
         let cases: [(&[u8], &str); 4] = [
@@ -924,7 +942,7 @@ mod tests {
         ];
         for (record, reason) in cases {
             let mut payload = {
-                let (mut e, _) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+                let (mut e, _) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
                 e.push(&Entry::string(b"ok", b"v", 0));
                 e.block[BLOCK_HEADER..].to_vec()
             };
@@ -942,7 +960,7 @@ mod tests {
 
     #[test]
     fn a_huge_length_does_not_allocate() {
-        let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+        let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
         let header = file.len() as u64;
         file.push(BLOCK_TAG);
         file.extend((1u64 << 50).to_le_bytes());
@@ -962,7 +980,7 @@ mod tests {
         assert!(buf.capacity() <= 2_000_000, "{}", buf.capacity());
         assert_eq!(buf, data);
         // A header claiming a huge aux section is refused before reading it.
-        let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+        let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
         file[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(fail(&file, 0).reason.contains("aux"));
     }
@@ -1005,7 +1023,7 @@ mod tests {
     #[test]
     fn the_encoder_can_move_to_another_thread() {
         fn send<T: Send>(_: &T) {}
-        let (enc, _) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+        let (enc, _) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
         send(&enc);
     }
 
@@ -1021,7 +1039,7 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
             prop_assert!(read(&bytes, NOW).is_err());
             // The same bytes behind a valid header, to reach the block and record parsers.
-            let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0 });
+            let (_, mut file) = Encoder::new(&SnapshotMeta { created_ms: 0, ..SnapshotMeta::default() });
             file.extend(&bytes);
             prop_assert!(read(&file, NOW).is_err());
         }

@@ -119,6 +119,29 @@ impl Replication {
     }
 }
 
+/// What a snapshot keeps of replication: a replica's id and offset, so that after a restart from it the
+/// replica resumes from its primary's backlog. (A primary's are not kept: writes it took after the snapshot
+/// would be lost in a restart, and its numbering of later bytes could then differ from what its replicas
+/// already have.)
+pub fn snapshot_info(srv: &Server) -> Option<(String, u64)> {
+    srv.repl.link.as_ref().filter(|l| l.state == link::State::Connected)?;
+    Some((srv.repl.replid.clone(), srv.repl.offset))
+}
+
+/// After start-up loading: a node that starts as a replica takes the id and offset its snapshot kept, so its
+/// first `PSYNC` may resume instead of copying everything again.
+pub fn restore_after_load(srv: &mut Server, repl: Option<(String, u64)>) {
+    let replica = match &srv.cluster {
+        Some(c) => crate::cluster::failover::my_master(c).is_some(),
+        None => srv.config.replicaof.is_some(),
+    };
+    if let Some((id, offset)) = repl.filter(|_| replica) {
+        tracing::info!("Replication id {id} and offset {offset} restored from the snapshot");
+        srv.repl.replid = id;
+        srv.repl.offset = offset;
+    }
+}
+
 /// Whether the change feed must be collected: for the AOF, or for replicas of this (primary) node.
 pub fn update_feed(srv: &mut Server) {
     let on = srv.persist.aof.is_some() || (srv.repl.backlog.is_some() && !srv.repl.is_replica());

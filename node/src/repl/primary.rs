@@ -211,7 +211,7 @@ fn start_sync(srv: &mut Server, now: i64) -> bool {
     }
     // The capture is of this instant: the stream up to here is before it, all after it goes to the tail.
     crate::persist::drain_feed(srv);
-    srv.db.capture_start(now);
+    srv.db.capture_start(now, None);
     let mark = super::new_replid();
     let Replication { replid, offset, .. } = &srv.repl;
     let fullresync = format!("+FULLRESYNC {replid} {offset}\r\n");
