@@ -15,7 +15,7 @@
 
 use crate::error::{Failure, Res};
 use crate::node::{all_ok, error_text, Node};
-use crate::view::{short, Cluster};
+use crate::view::{parse_nodes, short, Cluster};
 use indicatif::ProgressBar;
 use slotkv_client::proto::frame::Frame;
 use slotkv_client::{cmd, Cmd, FromReply};
@@ -47,6 +47,9 @@ pub struct Move {
     pub to: String,
     pub slots: Vec<u16>,
 }
+
+/// How long [`Mover::settle`] keeps telling nodes the new owners.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Tries per slot before a failing key move gives up (the slot stays open; a re-run finishes it).
 const TRIES: u32 = 3;
@@ -166,6 +169,70 @@ impl<'a> Mover<'a> {
             }
         }
         Ok(())
+    }
+
+    /// After the moves: waits until every reachable node's view gives each moved slot to its target.
+    /// A node can take a slot back for a moment: a bus message its source sent just before its own
+    /// `SETSLOT NODE` still claims the slot, with an epoch that wins while the node has not yet heard
+    /// the target's new one (the bus would settle it within a ping period). Such a node is told the
+    /// owner again, so the command returns with views that agree (`slotkv check` right after is clean).
+    /// Past [`SETTLE_DEADLINE`] a disagreement is a warning: the bus still converges.
+    pub async fn settle(&mut self, moves: &[Move]) -> Res<()> {
+        let mut want: HashMap<u16, &str> = HashMap::new();
+        for m in moves {
+            for &s in &m.slots {
+                want.insert(s, m.to.as_str());
+            }
+        }
+        let deadline = tokio::time::Instant::now() + SETTLE_DEADLINE;
+        loop {
+            let mut off: Vec<String> = Vec::new();
+            for v in self.cluster.views.values() {
+                let text: String = match v.conn.q(&cmd("CLUSTER").arg("NODES")).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.warnings.push(format!("checking the slots' owners: {e}"));
+                        continue;
+                    }
+                };
+                let lines =
+                    parse_nodes(&text).map_err(|e| Failure::Problem(format!("{}: {e}", v.conn.addr)))?;
+                let mut owner: HashMap<u16, &str> = HashMap::new();
+                for l in &lines {
+                    for &(a, b) in &l.ranges {
+                        for s in a..=b {
+                            if want.contains_key(&s) {
+                                owner.insert(s, l.id.as_str());
+                            }
+                        }
+                    }
+                }
+                let wrong: Vec<Cmd> = want
+                    .iter()
+                    .filter(|(s, to)| owner.get(s) != Some(*to))
+                    .map(|(&s, to)| setslot(s, "NODE", to))
+                    .collect();
+                if wrong.is_empty() {
+                    continue;
+                }
+                off.push(format!("{} ({} slots)", v.conn.addr, wrong.len()));
+                if tokio::time::Instant::now() < deadline {
+                    all_ok(&v.conn.addr, "SETSLOT NODE", &v.conn.raw(&wrong).await?)?;
+                }
+            }
+            if off.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.warnings.push(format!(
+                    "views still differ about the moved slots after {}s: {} (the cluster bus settles them)",
+                    SETTLE_DEADLINE.as_secs(),
+                    off.join(", ")
+                ));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Empties the slots on `src` into the node at `target` (`ip:port`): `pending` holds each slot and
