@@ -3,15 +3,17 @@
 //! `SETSLOT s MIGRATING dst` on the source, the keys moved, then `SETSLOT s NODE dst` on the target, the
 //! source, and every other node.
 //!
-//! Keys move with our `SLOTKV MIGRATESLOT` (the source picks the next keys of the slot and sends them in
-//! one round trip); against a node that answers it with an unknown-command error (real Redis) the mover
-//! falls back to `CLUSTER GETKEYSINSLOT` + `MIGRATE ... KEYS`. A key present on both sides is replaced by
-//! the source's copy: while a slot migrates, a key that exists on the source is the current one.
+//! Keys move with our `SLOTKV MIGRATESLOT` (the source picks the next keys of a list of slots and sends
+//! them in one round trip: small slots share a chunk of `--batch` keys); against a node that answers it
+//! with an unknown-command error (real Redis) the mover falls back to `CLUSTER GETKEYSINSLOT` + `MIGRATE
+//! ... KEYS`. A key present on both sides is replaced by the source's copy: while a slot migrates, a key
+//! that exists on the source is the current one.
 //!
-//! Speed comes from pipelining, not from changing the protocol: slots are handled in groups, each step of
-//! a group is one pipeline to one node (the importing marks of 128 slots are one round trip), and the
-//! key moves of a group go out together, each followed by a `COUNTKEYSINSLOT` that says whether the slot
-//! is empty yet.
+//! Speed comes from pipelining, not from changing the protocol: slots are handled in groups (1024 by
+//! default), each step of a group is one pipeline to one node (the importing marks of the whole group
+//! are one round trip), and the key moves of a group go out together, followed by a `COUNTKEYSINSLOT`
+//! per slot that says whether it is empty yet. After the last group, [`Mover::settle`] makes sure every
+//! node names the new owners.
 
 use crate::error::{Failure, Res};
 use crate::node::{all_ok, error_text, Node};
@@ -36,7 +38,7 @@ pub struct MoveOptions {
 
 impl Default for MoveOptions {
     fn default() -> Self {
-        MoveOptions { batch: 1000, pipeline: 128, timeout_ms: 10_000 }
+        MoveOptions { batch: 1000, pipeline: 1024, timeout_ms: 10_000 }
     }
 }
 
@@ -255,44 +257,50 @@ impl<'a> Mover<'a> {
                 }
                 return Ok(());
             }
-            let mut cmds = Vec::with_capacity(pending.len() * 2);
-            for &(s, _) in &pending {
+            // One pipeline: a MIGRATESLOT per chunk of slots, then a COUNTKEYSINSLOT per slot.
+            let chunks = chunk_slots(&pending, self.opts.batch as u64);
+            let mut cmds = Vec::with_capacity(chunks.len() + pending.len());
+            for c in &chunks {
+                let list: Vec<String> = c.iter().map(u16::to_string).collect();
                 cmds.push(
                     cmd("SLOTKV")
                         .arg("MIGRATESLOT")
                         .arg(host)
                         .arg(port)
-                        .arg(&s)
+                        .arg(list.join(",").as_str())
                         .arg(&self.opts.batch)
                         .arg(&self.opts.timeout_ms)
                         .arg("REPLACE"),
                 );
-                cmds.push(count_keys(s));
             }
+            cmds.extend(pending.iter().map(|&(s, _)| count_keys(s)));
             let replies = src.raw(&cmds).await?;
-            let mut next = Vec::new();
-            for (&(s, before), r) in pending.iter().zip(replies.chunks(2)) {
-                let left = int(r.get(1));
-                match r.first().and_then(error_text) {
+            let (moves, counts) = replies.split_at(chunks.len().min(replies.len()));
+            for (c, r) in chunks.iter().zip(moves) {
+                match error_text(r) {
                     Some(e) if unknown_command(&e) => {
                         self.legacy.insert(src_id.to_string());
-                        next.push((s, before));
-                        continue;
                     }
                     Some(e) => {
-                        let n = failures.entry(s).or_insert(0);
+                        let first = c.first().copied().unwrap_or_default();
+                        let n = failures.entry(first).or_insert(0);
                         *n += 1;
                         if *n >= TRIES {
                             return Err(Failure::Problem(format!(
-                                "{}: moving the keys of slot {s} to {target}: {e} (the slot stays open: run the \
-                                 command again, or `slotkv fix`, to finish it)",
-                                src.addr
+                                "{}: moving the keys of slots {} to {target}: {e} (the slots stay open: run \
+                                 the command again, or `slotkv fix`, to finish them)",
+                                src.addr,
+                                crate::view::ranges_text(c)
                             )));
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     None => {}
                 }
+            }
+            let mut next = Vec::new();
+            for (&(s, before), r) in pending.iter().zip(counts) {
+                let left = int(Some(r));
                 let moved = before.saturating_sub(left);
                 self.keys_moved += moved;
                 self.bar.inc(moved);
@@ -347,6 +355,26 @@ impl<'a> Mover<'a> {
     }
 }
 
+/// Slots (with their keys left) in chunks of about `batch` keys for one `SLOTKV MIGRATESLOT` each: a
+/// chunk takes slots while it stays within `batch`, and always at least one.
+fn chunk_slots(pending: &[(u16, u64)], batch: u64) -> Vec<Vec<u16>> {
+    let mut chunks: Vec<Vec<u16>> = Vec::new();
+    let mut keys = 0;
+    for &(s, n) in pending {
+        match chunks.last_mut() {
+            Some(c) if keys + n <= batch => {
+                c.push(s);
+                keys += n;
+            }
+            _ => {
+                chunks.push(vec![s]);
+                keys = n;
+            }
+        }
+    }
+    chunks
+}
+
 /// A short description of a move, for plans and logs.
 pub fn describe(c: &Cluster, m: &Move) -> String {
     let name = |id: &str| c.known.get(id).map_or_else(|| short(id).to_string(), |l| l.addr.clone());
@@ -357,4 +385,17 @@ pub fn describe(c: &Cluster, m: &Move) -> String {
         name(&m.to),
         crate::view::ranges_text(&m.slots)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_go_in_chunks_of_about_a_batch() {
+        let pending = [(1, 400), (2, 500), (3, 200), (4, 5000), (5, 10), (6, 0)];
+        assert_eq!(chunk_slots(&pending, 1000), vec![vec![1, 2], vec![3], vec![4], vec![5, 6]]);
+        assert_eq!(chunk_slots(&pending, 1), vec![vec![1], vec![2], vec![3], vec![4], vec![5], vec![6]]);
+        assert!(chunk_slots(&[], 1000).is_empty());
+    }
 }
