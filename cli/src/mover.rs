@@ -252,10 +252,8 @@ impl<'a> Mover<'a> {
         let mut stalls: HashMap<u16, u32> = HashMap::new();
         while !pending.is_empty() {
             if self.legacy.contains(src_id) {
-                for (s, _) in pending {
-                    self.move_keys_legacy(src, host, port, s).await?;
-                }
-                return Ok(());
+                let slots: Vec<u16> = pending.iter().map(|&(s, _)| s).collect();
+                return self.move_keys_legacy(src, host, port, slots).await;
             }
             // One pipeline: a MIGRATESLOT per chunk of slots, then a COUNTKEYSINSLOT per slot.
             let chunks = chunk_slots(&pending, self.opts.batch as u64);
@@ -318,40 +316,69 @@ impl<'a> Mover<'a> {
         Ok(())
     }
 
-    /// `GETKEYSINSLOT` + `MIGRATE ... KEYS` until the slot is empty, for nodes without `SLOTKV`.
-    async fn move_keys_legacy(&mut self, src: &Node, host: &str, port: &str, s: u16) -> Res<()> {
-        let mut failures = 0;
-        loop {
-            let keys: Vec<Vec<u8>> =
-                src.q(&cmd("CLUSTER").arg("GETKEYSINSLOT").arg(&s).arg(&self.opts.batch)).await?;
-            if keys.is_empty() {
-                return Ok(());
-            }
-            let mut migrate = cmd("MIGRATE")
-                .arg(host)
-                .arg(port)
-                .arg("")
-                .arg("0")
-                .arg(&self.opts.timeout_ms)
-                .arg("REPLACE")
-                .arg("KEYS");
-            for k in &keys {
-                migrate = migrate.arg(k.as_slice());
-            }
-            match src.raw(std::slice::from_ref(&migrate)).await?.first().and_then(error_text) {
-                None => {
-                    self.keys_moved += keys.len() as u64;
-                    self.bar.inc(keys.len() as u64);
+    /// `GETKEYSINSLOT` + `MIGRATE ... KEYS` until the slots are empty, for nodes without `SLOTKV`: each
+    /// round is two pipelines over all the slots still holding keys (their `GETKEYSINSLOT`s, then a
+    /// `MIGRATE` per slot that had keys), not two round trips per slot.
+    async fn move_keys_legacy(&mut self, src: &Node, host: &str, port: &str, slots: Vec<u16>) -> Res<()> {
+        let mut pending = slots;
+        let mut failures: HashMap<u16, u32> = HashMap::new();
+        while !pending.is_empty() {
+            let asks: Vec<Cmd> = pending
+                .iter()
+                .map(|s| cmd("CLUSTER").arg("GETKEYSINSLOT").arg(s).arg(&self.opts.batch))
+                .collect();
+            let mut found: Vec<(u16, Vec<Vec<u8>>)> = Vec::new();
+            for (&s, r) in pending.iter().zip(src.raw(&asks).await?) {
+                if let Some(e) = error_text(&r) {
+                    return problem!("{}: CLUSTER GETKEYSINSLOT {s}: {e}", src.addr);
                 }
-                Some(e) => {
-                    failures += 1;
-                    if failures >= TRIES {
-                        return problem!("{}: MIGRATE of slot {s} to {host}:{port}: {e}", src.addr);
+                let keys = Vec::<Vec<u8>>::from_reply(r)
+                    .map_err(|e| Failure::Problem(format!("{}: {e}", src.addr)))?;
+                if !keys.is_empty() {
+                    found.push((s, keys));
+                }
+            }
+            let migrates: Vec<Cmd> = found
+                .iter()
+                .map(|(_, keys)| {
+                    let mut m = cmd("MIGRATE")
+                        .arg(host)
+                        .arg(port)
+                        .arg("")
+                        .arg("0")
+                        .arg(&self.opts.timeout_ms)
+                        .arg("REPLACE")
+                        .arg("KEYS");
+                    for k in keys {
+                        m = m.arg(k.as_slice());
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    m
+                })
+                .collect();
+            let replies = if migrates.is_empty() { Vec::new() } else { src.raw(&migrates).await? };
+            let mut failed = false;
+            for ((s, keys), r) in found.iter().zip(&replies) {
+                match error_text(r) {
+                    None => {
+                        self.keys_moved += keys.len() as u64;
+                        self.bar.inc(keys.len() as u64);
+                    }
+                    Some(e) => {
+                        let n = failures.entry(*s).or_insert(0);
+                        *n += 1;
+                        if *n >= TRIES {
+                            return problem!("{}: MIGRATE of slot {s} to {host}:{port}: {e}", src.addr);
+                        }
+                        failed = true;
+                    }
                 }
             }
+            if failed {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            pending = found.into_iter().map(|(s, _)| s).collect();
         }
+        Ok(())
     }
 }
 
