@@ -357,21 +357,28 @@ fn build_request(args: &Args, select: bool, restore: &[u8], items: &[(&[u8], i64
     if select {
         encode(&mut out, &[b"SELECT", args.db.to_string().as_bytes()]);
     }
+    let mut digits = itoa::Buffer::new();
     for (key, ttl, payload) in items {
-        let ttl = ttl.to_string();
+        let ttl = digits.format(*ttl).as_bytes();
         if args.replace {
-            encode(&mut out, &[restore, key, ttl.as_bytes(), payload, b"REPLACE"]);
+            encode(&mut out, &[restore, key, ttl, payload, b"REPLACE"]);
         } else {
-            encode(&mut out, &[restore, key, ttl.as_bytes(), payload]);
+            encode(&mut out, &[restore, key, ttl, payload]);
         }
     }
     out
 }
 
+/// One command in RESP (headers written without `format!`: a chunk holds up to thousands of them).
 fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    let mut digits = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(digits.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.push(b'$');
+        out.extend_from_slice(digits.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
