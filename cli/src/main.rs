@@ -56,11 +56,12 @@ struct Cli {
 /// How slots move (reshard, rebalance, fix, del-node).
 #[derive(clap::Args, Clone, Copy)]
 struct MoveArgs {
-    /// Keys per move request (SLOTKV MIGRATESLOT count, or GETKEYSINSLOT count against Redis).
+    /// Keys per move request (SLOTKV MIGRATESLOT count, over as many small slots as fit, or
+    /// GETKEYSINSLOT count against Redis).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
     /// Slots handled together: each step of a group is one pipeline.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pipeline: u32,
     /// MIGRATE timeout in milliseconds.
     #[arg(long, default_value_t = 10_000)]

@@ -3,19 +3,21 @@
 //! `SETSLOT s MIGRATING dst` on the source, the keys moved, then `SETSLOT s NODE dst` on the target, the
 //! source, and every other node.
 //!
-//! Keys move with our `SLOTKV MIGRATESLOT` (the source picks the next keys of the slot and sends them in
-//! one round trip); against a node that answers it with an unknown-command error (real Redis) the mover
-//! falls back to `CLUSTER GETKEYSINSLOT` + `MIGRATE ... KEYS`. A key present on both sides is replaced by
-//! the source's copy: while a slot migrates, a key that exists on the source is the current one.
+//! Keys move with our `SLOTKV MIGRATESLOT` (the source picks the next keys of a list of slots and sends
+//! them in one round trip: small slots share a chunk of `--batch` keys); against a node that answers it
+//! with an unknown-command error (real Redis) the mover falls back to `CLUSTER GETKEYSINSLOT` + `MIGRATE
+//! ... KEYS`. A key present on both sides is replaced by the source's copy: while a slot migrates, a key
+//! that exists on the source is the current one.
 //!
-//! Speed comes from pipelining, not from changing the protocol: slots are handled in groups, each step of
-//! a group is one pipeline to one node (the importing marks of 128 slots are one round trip), and the
-//! key moves of a group go out together, each followed by a `COUNTKEYSINSLOT` that says whether the slot
-//! is empty yet.
+//! Speed comes from pipelining, not from changing the protocol: slots are handled in groups (1024 by
+//! default), each step of a group is one pipeline to one node (the importing marks of the whole group
+//! are one round trip), and the key moves of a group go out together, followed by a `COUNTKEYSINSLOT`
+//! per slot that says whether it is empty yet. After the last group, [`Mover::settle`] makes sure every
+//! node names the new owners.
 
 use crate::error::{Failure, Res};
 use crate::node::{all_ok, error_text, Node};
-use crate::view::{short, Cluster};
+use crate::view::{parse_nodes, short, Cluster};
 use indicatif::ProgressBar;
 use slotkv_client::proto::frame::Frame;
 use slotkv_client::{cmd, Cmd, FromReply};
@@ -36,7 +38,7 @@ pub struct MoveOptions {
 
 impl Default for MoveOptions {
     fn default() -> Self {
-        MoveOptions { batch: 1000, pipeline: 128, timeout_ms: 10_000 }
+        MoveOptions { batch: 1000, pipeline: 1024, timeout_ms: 10_000 }
     }
 }
 
@@ -47,6 +49,9 @@ pub struct Move {
     pub to: String,
     pub slots: Vec<u16>,
 }
+
+/// How long [`Mover::settle`] keeps telling nodes the new owners.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Tries per slot before a failing key move gives up (the slot stays open; a re-run finishes it).
 const TRIES: u32 = 3;
@@ -168,6 +173,70 @@ impl<'a> Mover<'a> {
         Ok(())
     }
 
+    /// After the moves: waits until every reachable node's view gives each moved slot to its target.
+    /// A node can take a slot back for a moment: a bus message its source sent just before its own
+    /// `SETSLOT NODE` still claims the slot, with an epoch that wins while the node has not yet heard
+    /// the target's new one (the bus would settle it within a ping period). Such a node is told the
+    /// owner again, so the command returns with views that agree (`slotkv check` right after is clean).
+    /// Past [`SETTLE_DEADLINE`] a disagreement is a warning: the bus still converges.
+    pub async fn settle(&mut self, moves: &[Move]) -> Res<()> {
+        let mut want: HashMap<u16, &str> = HashMap::new();
+        for m in moves {
+            for &s in &m.slots {
+                want.insert(s, m.to.as_str());
+            }
+        }
+        let deadline = tokio::time::Instant::now() + SETTLE_DEADLINE;
+        loop {
+            let mut off: Vec<String> = Vec::new();
+            for v in self.cluster.views.values() {
+                let text: String = match v.conn.q(&cmd("CLUSTER").arg("NODES")).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.warnings.push(format!("checking the slots' owners: {e}"));
+                        continue;
+                    }
+                };
+                let lines =
+                    parse_nodes(&text).map_err(|e| Failure::Problem(format!("{}: {e}", v.conn.addr)))?;
+                let mut owner: HashMap<u16, &str> = HashMap::new();
+                for l in &lines {
+                    for &(a, b) in &l.ranges {
+                        for s in a..=b {
+                            if want.contains_key(&s) {
+                                owner.insert(s, l.id.as_str());
+                            }
+                        }
+                    }
+                }
+                let wrong: Vec<Cmd> = want
+                    .iter()
+                    .filter(|(s, to)| owner.get(s) != Some(*to))
+                    .map(|(&s, to)| setslot(s, "NODE", to))
+                    .collect();
+                if wrong.is_empty() {
+                    continue;
+                }
+                off.push(format!("{} ({} slots)", v.conn.addr, wrong.len()));
+                if tokio::time::Instant::now() < deadline {
+                    all_ok(&v.conn.addr, "SETSLOT NODE", &v.conn.raw(&wrong).await?)?;
+                }
+            }
+            if off.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.warnings.push(format!(
+                    "views still differ about the moved slots after {}s: {} (the cluster bus settles them)",
+                    SETTLE_DEADLINE.as_secs(),
+                    off.join(", ")
+                ));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Empties the slots on `src` into the node at `target` (`ip:port`): `pending` holds each slot and
     /// its keys left. The slots must be migrating (or the target must own them).
     pub async fn move_keys(
@@ -183,49 +252,53 @@ impl<'a> Mover<'a> {
         let mut stalls: HashMap<u16, u32> = HashMap::new();
         while !pending.is_empty() {
             if self.legacy.contains(src_id) {
-                for (s, _) in pending {
-                    self.move_keys_legacy(src, host, port, s).await?;
-                }
-                return Ok(());
+                let slots: Vec<u16> = pending.iter().map(|&(s, _)| s).collect();
+                return self.move_keys_legacy(src, host, port, slots).await;
             }
-            let mut cmds = Vec::with_capacity(pending.len() * 2);
-            for &(s, _) in &pending {
+            // One pipeline: a MIGRATESLOT per chunk of slots, then a COUNTKEYSINSLOT per slot.
+            let chunks = chunk_slots(&pending, self.opts.batch as u64);
+            let mut cmds = Vec::with_capacity(chunks.len() + pending.len());
+            for c in &chunks {
+                let list: Vec<String> = c.iter().map(u16::to_string).collect();
                 cmds.push(
                     cmd("SLOTKV")
                         .arg("MIGRATESLOT")
                         .arg(host)
                         .arg(port)
-                        .arg(&s)
+                        .arg(list.join(",").as_str())
                         .arg(&self.opts.batch)
                         .arg(&self.opts.timeout_ms)
                         .arg("REPLACE"),
                 );
-                cmds.push(count_keys(s));
             }
+            cmds.extend(pending.iter().map(|&(s, _)| count_keys(s)));
             let replies = src.raw(&cmds).await?;
-            let mut next = Vec::new();
-            for (&(s, before), r) in pending.iter().zip(replies.chunks(2)) {
-                let left = int(r.get(1));
-                match r.first().and_then(error_text) {
+            let (moves, counts) = replies.split_at(chunks.len().min(replies.len()));
+            for (c, r) in chunks.iter().zip(moves) {
+                match error_text(r) {
                     Some(e) if unknown_command(&e) => {
                         self.legacy.insert(src_id.to_string());
-                        next.push((s, before));
-                        continue;
                     }
                     Some(e) => {
-                        let n = failures.entry(s).or_insert(0);
+                        let first = c.first().copied().unwrap_or_default();
+                        let n = failures.entry(first).or_insert(0);
                         *n += 1;
                         if *n >= TRIES {
                             return Err(Failure::Problem(format!(
-                                "{}: moving the keys of slot {s} to {target}: {e} (the slot stays open: run the \
-                                 command again, or `slotkv fix`, to finish it)",
-                                src.addr
+                                "{}: moving the keys of slots {} to {target}: {e} (the slots stay open: run \
+                                 the command again, or `slotkv fix`, to finish them)",
+                                src.addr,
+                                crate::view::ranges_text(c)
                             )));
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     None => {}
                 }
+            }
+            let mut next = Vec::new();
+            for (&(s, before), r) in pending.iter().zip(counts) {
+                let left = int(Some(r));
                 let moved = before.saturating_sub(left);
                 self.keys_moved += moved;
                 self.bar.inc(moved);
@@ -243,41 +316,90 @@ impl<'a> Mover<'a> {
         Ok(())
     }
 
-    /// `GETKEYSINSLOT` + `MIGRATE ... KEYS` until the slot is empty, for nodes without `SLOTKV`.
-    async fn move_keys_legacy(&mut self, src: &Node, host: &str, port: &str, s: u16) -> Res<()> {
-        let mut failures = 0;
-        loop {
-            let keys: Vec<Vec<u8>> =
-                src.q(&cmd("CLUSTER").arg("GETKEYSINSLOT").arg(&s).arg(&self.opts.batch)).await?;
-            if keys.is_empty() {
-                return Ok(());
-            }
-            let mut migrate = cmd("MIGRATE")
-                .arg(host)
-                .arg(port)
-                .arg("")
-                .arg("0")
-                .arg(&self.opts.timeout_ms)
-                .arg("REPLACE")
-                .arg("KEYS");
-            for k in &keys {
-                migrate = migrate.arg(k.as_slice());
-            }
-            match src.raw(std::slice::from_ref(&migrate)).await?.first().and_then(error_text) {
-                None => {
-                    self.keys_moved += keys.len() as u64;
-                    self.bar.inc(keys.len() as u64);
+    /// `GETKEYSINSLOT` + `MIGRATE ... KEYS` until the slots are empty, for nodes without `SLOTKV`: each
+    /// round is two pipelines over all the slots still holding keys (their `GETKEYSINSLOT`s, then a
+    /// `MIGRATE` per slot that had keys), not two round trips per slot.
+    async fn move_keys_legacy(&mut self, src: &Node, host: &str, port: &str, slots: Vec<u16>) -> Res<()> {
+        let mut pending = slots;
+        let mut failures: HashMap<u16, u32> = HashMap::new();
+        while !pending.is_empty() {
+            let asks: Vec<Cmd> = pending
+                .iter()
+                .map(|s| cmd("CLUSTER").arg("GETKEYSINSLOT").arg(s).arg(&self.opts.batch))
+                .collect();
+            let mut found: Vec<(u16, Vec<Vec<u8>>)> = Vec::new();
+            for (&s, r) in pending.iter().zip(src.raw(&asks).await?) {
+                if let Some(e) = error_text(&r) {
+                    return problem!("{}: CLUSTER GETKEYSINSLOT {s}: {e}", src.addr);
                 }
-                Some(e) => {
-                    failures += 1;
-                    if failures >= TRIES {
-                        return problem!("{}: MIGRATE of slot {s} to {host}:{port}: {e}", src.addr);
+                let keys = Vec::<Vec<u8>>::from_reply(r)
+                    .map_err(|e| Failure::Problem(format!("{}: {e}", src.addr)))?;
+                if !keys.is_empty() {
+                    found.push((s, keys));
+                }
+            }
+            let migrates: Vec<Cmd> = found
+                .iter()
+                .map(|(_, keys)| {
+                    let mut m = cmd("MIGRATE")
+                        .arg(host)
+                        .arg(port)
+                        .arg("")
+                        .arg("0")
+                        .arg(&self.opts.timeout_ms)
+                        .arg("REPLACE")
+                        .arg("KEYS");
+                    for k in keys {
+                        m = m.arg(k.as_slice());
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    m
+                })
+                .collect();
+            let replies = if migrates.is_empty() { Vec::new() } else { src.raw(&migrates).await? };
+            let mut failed = false;
+            for ((s, keys), r) in found.iter().zip(&replies) {
+                match error_text(r) {
+                    None => {
+                        self.keys_moved += keys.len() as u64;
+                        self.bar.inc(keys.len() as u64);
+                    }
+                    Some(e) => {
+                        let n = failures.entry(*s).or_insert(0);
+                        *n += 1;
+                        if *n >= TRIES {
+                            return problem!("{}: MIGRATE of slot {s} to {host}:{port}: {e}", src.addr);
+                        }
+                        failed = true;
+                    }
                 }
+            }
+            if failed {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            pending = found.into_iter().map(|(s, _)| s).collect();
+        }
+        Ok(())
+    }
+}
+
+/// Slots (with their keys left) in chunks of about `batch` keys for one `SLOTKV MIGRATESLOT` each: a
+/// chunk takes slots while it stays within `batch`, and always at least one.
+fn chunk_slots(pending: &[(u16, u64)], batch: u64) -> Vec<Vec<u16>> {
+    let mut chunks: Vec<Vec<u16>> = Vec::new();
+    let mut keys = 0;
+    for &(s, n) in pending {
+        match chunks.last_mut() {
+            Some(c) if keys + n <= batch => {
+                c.push(s);
+                keys += n;
+            }
+            _ => {
+                chunks.push(vec![s]);
+                keys = n;
             }
         }
     }
+    chunks
 }
 
 /// A short description of a move, for plans and logs.
@@ -290,4 +412,17 @@ pub fn describe(c: &Cluster, m: &Move) -> String {
         name(&m.to),
         crate::view::ranges_text(&m.slots)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_go_in_chunks_of_about_a_batch() {
+        let pending = [(1, 400), (2, 500), (3, 200), (4, 5000), (5, 10), (6, 0)];
+        assert_eq!(chunk_slots(&pending, 1000), vec![vec![1, 2], vec![3], vec![4], vec![5, 6]]);
+        assert_eq!(chunk_slots(&pending, 1), vec![vec![1], vec![2], vec![3], vec![4], vec![5], vec![6]]);
+        assert!(chunk_slots(&[], 1000).is_empty());
+    }
 }

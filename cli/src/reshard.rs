@@ -43,6 +43,7 @@ async fn run_moves(out: &Out, c: &Cluster, moves: &[Move], opts: MoveOptions) ->
     for m in moves {
         mover.run(m).await?;
     }
+    mover.settle(moves).await?;
     let secs = started.elapsed().as_secs_f64();
     mover.bar.finish_and_clear();
     for w in &mover.warnings {

@@ -340,7 +340,7 @@ command_table! {
     ReadOnly "readonly" 1 [FAST LOADING STALE] 0 0 0 "cluster" "3.0.0" "Enables read-only queries for a connection to a Redis Cluster replica node.";
     ReadWrite "readwrite" 1 [FAST LOADING STALE] 0 0 0 "cluster" "3.0.0" "Enables read-write queries for a connection to a Reids Cluster replica node.";
     SlotKv "slotkv" -2 [CONTAINER] 0 0 0 "server" "0.1.0" "A container for slotkv's own commands (not in Redis).";
-    SlotKvMigrateSlot "slotkv|migrateslot" -7 [WRITE ADMIN] 0 0 0 "cluster" "0.1.0" "Moves the next keys of a hash slot to another node, as MIGRATE KEYS does; +NOKEY when the slot is empty.";
+    SlotKvMigrateSlot "slotkv|migrateslot" -7 [WRITE ADMIN] 0 0 0 "cluster" "0.1.0" "Moves the next keys of a hash slot (or of a list of slots and ranges) to another node, as MIGRATE KEYS does; +NOKEY when they are empty.";
     SlotKvHelp "slotkv|help" 2 [LOADING STALE] 0 0 0 "server" "0.1.0" "Returns helpful text about slotkv's own subcommands.";
     Cluster "cluster" -2 [CONTAINER] 0 0 0 "cluster" "3.0.0" "A container for Redis Cluster commands.";
     ClusterAddSlots "cluster|addslots" -3 [ADMIN STALE] 0 0 0 "cluster" "3.0.0" "Assigns new hash slots to a node.";

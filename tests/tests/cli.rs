@@ -4,7 +4,7 @@
 
 use slotkv_client::{cmd, ClusterClient};
 use slotkv_tests::cli::{fast_tempdir, slotkv, LocalCluster};
-use slotkv_tests::{cluster_bin, wait_for, Conn, Node};
+use slotkv_tests::{cluster_bin, wait_for, Conn, Node, Reply, TestCluster};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -256,4 +256,72 @@ async fn add_node_rebalance_and_del_node_under_load() {
     let c = client(&local.addr(2)).await;
     assert_keys(&c, 0..written.max(20_000)).await;
     assert_eq!(total_keys(&local.addr(0)) as u64, written.max(20_000));
+}
+
+/// The node side of the mover: `SLOTKV MIGRATESLOT` with a list of slots and ranges takes up to `count`
+/// keys from them in the order given, so small slots share one exchange with the target.
+#[test]
+fn slotkv_migrateslot_takes_a_list_of_slots() {
+    let cluster = TestCluster::from_layout(2);
+    let mut src = cluster.conn(0);
+    let mut dst = cluster.conn(1);
+    // Keys in node 0's slots 10, 11 and 20 (hash tags found by their slot).
+    let key_in = |slot: u16, n: usize| -> Vec<String> {
+        (0..)
+            .map(|i| format!("{{t{i}}}"))
+            .filter(|t| slotkv_proto::slot::key_slot(t.as_bytes()) == slot)
+            .take(1)
+            .flat_map(|t| (0..n).map(move |j| format!("{t}:{j}")))
+            .collect()
+    };
+    let keys: Vec<String> = [(10, 3), (11, 2), (20, 4)].iter().flat_map(|&(s, n)| key_in(s, n)).collect();
+    for k in &keys {
+        src.ok(&["SET", k.as_str(), "v"]);
+    }
+    let (id0, id1) = (cluster.ids[0].clone(), cluster.ids[1].clone());
+    for s in ["10", "11", "20"] {
+        dst.ok(&["CLUSTER", "SETSLOT", s, "IMPORTING", &id0]);
+        src.ok(&["CLUSTER", "SETSLOT", s, "MIGRATING", &id1]);
+    }
+    let port1 = cluster.port(1).to_string();
+    let count = |c: &mut Conn, s: &str| c.int(&["CLUSTER", "COUNTKEYSINSLOT", s]);
+    // 4 keys: slot 20 first (the list's order), then 10 of the range.
+    let r = src.cmd(&["SLOTKV", "MIGRATESLOT", "127.0.0.1", &port1, "20,10-11", "4", "5000", "REPLACE"]);
+    assert_eq!(r, Reply::Simple("OK".into()));
+    assert_eq!((count(&mut src, "20"), count(&mut src, "10"), count(&mut src, "11")), (0, 3, 2));
+    let r = src.cmd(&["SLOTKV", "MIGRATESLOT", "127.0.0.1", &port1, "20,10-11", "100", "5000", "REPLACE"]);
+    assert_eq!(r, Reply::Simple("OK".into()));
+    assert_eq!((count(&mut src, "10"), count(&mut src, "11")), (0, 0));
+    assert_eq!((count(&mut dst, "10"), count(&mut dst, "11"), count(&mut dst, "20")), (3, 2, 4));
+    let r = src.cmd(&["SLOTKV", "MIGRATESLOT", "127.0.0.1", &port1, "10,11,20", "100", "5000"]);
+    assert_eq!(r, Reply::Simple("NOKEY".into()));
+    for bad in ["10,", "11-10", "16384", "1,x"] {
+        let e = src.err(&["SLOTKV", "MIGRATESLOT", "127.0.0.1", &port1, bad, "100", "5000"]);
+        assert_eq!(e, "ERR Invalid or out of range slot", "{bad}");
+    }
+}
+
+/// On real Redis nodes (no `SLOTKV`), `reshard` falls back to `GETKEYSINSLOT` + `MIGRATE KEYS` and
+/// leaves a clean cluster with every key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reshard_on_redis_nodes_uses_migrate() {
+    let redis = std::path::Path::new("/usr/bin/redis-server");
+    if !redis.exists() {
+        eprintln!("skipped: no /usr/bin/redis-server (scripts/test installs it)");
+        return;
+    }
+    let cluster = TestCluster::from_layout_bin(redis, 3);
+    let (a0, a1) = (cluster.addr(0), cluster.addr(1));
+    let c = client(&a0).await;
+    write_keys(&c, 0..3000).await;
+    let before = slots_of(cluster.port(1));
+    let run =
+        slotkv(&["reshard", &a0, "--from", &a0, "--to", &a1, "--slots", "700", "--batch", "7", "--yes"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("moved 700 slots"), "{run}");
+    assert_eq!(slots_of(cluster.port(1)), before + 700);
+    let run = slotkv(&["check", &a0]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_keys(&client(&a1).await, 0..3000).await;
+    assert_eq!(total_keys(&a0), 3000);
 }

@@ -44,6 +44,15 @@ fn changed(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// As [`changed`], for a command that kept the counts up to date itself (`SETSLOT`: a reshard sends
+/// thousands, and a recount walks all 16384 slots).
+fn changed_counted(ctx: &mut Ctx) -> CmdResult {
+    if let Some(c) = ctx.srv.cluster.as_mut() {
+        c.command_dirty = true;
+    }
+    Ok(())
+}
+
 pub fn asking(ctx: &mut Ctx) -> CmdResult {
     cluster(ctx)?;
     ctx.me.asking = true;
@@ -266,13 +275,11 @@ pub fn setslot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
             // Given away (empty, as checked above): its shard channels' subscribers are told.
             c.lost.push(s16);
         }
-        if let Some(owner) = c.slots.get_mut(slot) {
-            *owner = Some(id);
-        }
+        c.set_owner(slot, Some(id));
     } else {
         return Err(invalid());
     }
-    changed(ctx)?;
+    changed_counted(ctx)?;
     ctx.me.out.ok();
     Ok(())
 }

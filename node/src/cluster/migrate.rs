@@ -269,38 +269,77 @@ fn migrate_keys(ctx: &mut Ctx, args: &Args, max_bytes: usize) -> CmdResult {
     Ok(())
 }
 
-/// `SLOTKV MIGRATESLOT host port slot count timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]`: our
-/// extension for resharding: `MIGRATE ... KEYS` of the next `count` keys of `slot` (fewer once their
+/// `SLOTKV MIGRATESLOT host port slots count timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]`: our
+/// extension for resharding: `MIGRATE ... KEYS` of the next `count` keys of `slots` (fewer once their
 /// payloads reach [`CHUNK_BYTES`]), chosen here, so a mover needs one round trip per chunk (no `CLUSTER
-/// GETKEYSINSLOT`, no key names going back and forth). Replies as `MIGRATE` does; `+NOKEY` once the slot
-/// has no key left. Like `MIGRATE`, a chunk blocks this node until the target acknowledged it: `count`
-/// and the byte bound limit that time (one value bigger than the bound still goes whole).
+/// GETKEYSINSLOT`, no key names going back and forth). `slots` is one slot or a comma-separated list of
+/// slots and ranges (`5,7,100-199`), taken in that order: many small slots then share one exchange with
+/// the target instead of one each. Replies as `MIGRATE` does; `+NOKEY` once the slots have no key left.
+/// Like `MIGRATE`, a chunk blocks this node until the target acknowledged it: `count` and the byte bound
+/// limit that time (one value bigger than the bound still goes whole).
 pub fn migrate_slot(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     let arg = |i: usize| a.get(i).copied().unwrap_or_default();
-    let slot = std::str::from_utf8(arg(4))
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|&s| s < slotkv_proto::slot::SLOT_COUNT)
-        .ok_or(CmdError::Static("ERR Invalid or out of range slot"))?;
+    let slots = parse_slots(arg(4)).ok_or(CmdError::Static("ERR Invalid or out of range slot"))?;
     let count = std::str::from_utf8(arg(5))
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .filter(|&n| n > 0)
         .ok_or(CmdError::Static("ERR count should be greater than 0"))?;
     let now = ctx.now;
-    let keys: Vec<Vec<u8>> =
-        ctx.srv.db.slot_entries(slot, now).take(count).map(|e| e.key().to_vec()).collect();
+    let mut keys: Vec<&[u8]> = Vec::new();
+    for (first, last) in slots {
+        for slot in first..=last {
+            let room = count - keys.len();
+            keys.extend(ctx.srv.db.slot_entries(slot, now).take(room).map(|e| e.key()));
+            if keys.len() >= count {
+                break;
+            }
+        }
+    }
     if keys.is_empty() {
         ctx.me.out.simple("NOKEY");
         return Ok(());
+    }
+    // The keys are borrowed from the keyspace, which the move changes: copied out once, in one buffer.
+    let mut bytes: Vec<u8> = Vec::with_capacity(keys.iter().map(|k| k.len()).sum());
+    let mut ends: Vec<usize> = Vec::with_capacity(keys.len());
+    for k in keys {
+        bytes.extend_from_slice(k);
+        ends.push(bytes.len());
     }
     // MIGRATE host port "" 0 timeout [options] KEYS key...
     let mut argv: Vec<&[u8]> = vec![b"MIGRATE", arg(2), arg(3), b"", b"0", arg(6)];
     argv.extend(a.get(7..).unwrap_or_default().iter().copied());
     argv.push(b"KEYS");
-    argv.extend(keys.iter().map(Vec::as_slice));
+    let mut start = 0;
+    for &end in &ends {
+        argv.push(bytes.get(start..end).unwrap_or_default());
+        start = end;
+    }
     let args = parse(&argv)?;
     migrate_keys(ctx, &args, CHUNK_BYTES)
+}
+
+/// `5` or `5,7,100-199`: inclusive ranges of valid slots, in the order given (at most
+/// [`SLOT_COUNT`](slotkv_proto::slot::SLOT_COUNT) items); `None` for anything else.
+fn parse_slots(a: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let slot = |s: &str| s.parse::<usize>().ok().filter(|&n| n < slotkv_proto::slot::SLOT_COUNT);
+    let text = std::str::from_utf8(a).ok()?;
+    let mut out = Vec::new();
+    for item in text.split(',') {
+        if out.len() >= slotkv_proto::slot::SLOT_COUNT {
+            return None;
+        }
+        let (first, last) = match item.split_once('-') {
+            Some((x, y)) => (slot(x)?, slot(y)?),
+            None => (slot(item)?, slot(item)?),
+        };
+        if first > last {
+            return None;
+        }
+        out.push((first, last));
+    }
+    Some(out)
 }
 
 /// Payload bytes one `SLOTKV MIGRATESLOT` call sends at most (plus the last key's).
@@ -318,21 +357,28 @@ fn build_request(args: &Args, select: bool, restore: &[u8], items: &[(&[u8], i64
     if select {
         encode(&mut out, &[b"SELECT", args.db.to_string().as_bytes()]);
     }
+    let mut digits = itoa::Buffer::new();
     for (key, ttl, payload) in items {
-        let ttl = ttl.to_string();
+        let ttl = digits.format(*ttl).as_bytes();
         if args.replace {
-            encode(&mut out, &[restore, key, ttl.as_bytes(), payload, b"REPLACE"]);
+            encode(&mut out, &[restore, key, ttl, payload, b"REPLACE"]);
         } else {
-            encode(&mut out, &[restore, key, ttl.as_bytes(), payload]);
+            encode(&mut out, &[restore, key, ttl, payload]);
         }
     }
     out
 }
 
+/// One command in RESP (headers written without `format!`: a chunk holds up to thousands of them).
 fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    let mut digits = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(digits.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.push(b'$');
+        out.extend_from_slice(digits.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
@@ -555,6 +601,17 @@ mod tests {
         assert!(e.text().starts_with("ERR When using MIGRATE KEYS option"), "{e:?}");
         // A timeout <= 0 is 1000 ms.
         assert_eq!(parse(&args(&["MIGRATE", "h", "1", "k", "0", "-3"])).unwrap().timeout_ms, 1000);
+    }
+
+    #[test]
+    fn slot_lists() {
+        assert_eq!(parse_slots(b"5"), Some(vec![(5, 5)]));
+        assert_eq!(parse_slots(b"7,5,100-199,16383"), Some(vec![(7, 7), (5, 5), (100, 199), (16383, 16383)]));
+        for bad in [&b""[..], b"16384", b"-1", b"1,", b"3-2", b"1-x", b"a", b"1 ,2", b"\xff"] {
+            assert_eq!(parse_slots(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        let many = vec!["1"; slotkv_proto::slot::SLOT_COUNT + 1].join(",");
+        assert_eq!(parse_slots(many.as_bytes()), None);
     }
 
     #[test]

@@ -213,16 +213,26 @@ impl Cluster {
         // Slots come in runs of one owner: its flags are looked up once per run, not once per slot
         // (a reshard recounts after every SETSLOT).
         let mut run: Option<(&String, u8)> = None;
+        // The distinct owners, and of those the ones this node cannot reach (found at run starts only).
+        let mut owners: Vec<&String> = Vec::new();
+        let mut unreachable = 0;
         for owner in self.slots.iter().flatten() {
             assigned += 1;
             let state = match run {
                 Some((o, state)) if o == owner => state,
                 _ => {
-                    let state = match self.nodes.get(owner) {
+                    let node = self.nodes.get(owner);
+                    let state = match node {
                         Some(n) if n.has_flag("fail") => 2,
                         Some(n) if n.has_flag("fail?") => 1,
                         _ => 0,
                     };
+                    if !owners.contains(&owner) {
+                        owners.push(owner);
+                        if *owner != self.myself && node.is_none_or(Node::failing) {
+                            unreachable += 1;
+                        }
+                    }
                     run = Some((owner, state));
                     state
                 }
@@ -234,12 +244,33 @@ impl Cluster {
             }
         }
         (self.assigned_count, self.pfail_count, self.fail_count) = (assigned, pfail, fail);
-        let owners: std::collections::BTreeSet<&NodeId> = self.slots.iter().flatten().collect();
-        self.serving_masters = owners.len();
-        self.unreachable_masters = owners
-            .iter()
-            .filter(|id| **id != &self.myself && self.nodes.get(**id).is_none_or(Node::failing))
-            .count();
+        // (`set_owner` leaves these two to the recount at the end of the tick.)
+        (self.serving_masters, self.unreachable_masters) = (owners.len(), unreachable);
+    }
+
+    /// What one slot served by `owner` adds to the counts: (assigned, `fail?`, `fail`).
+    fn weight(&self, owner: Option<&NodeId>) -> (usize, usize, usize) {
+        match owner.map(|o| self.nodes.get(o)) {
+            None => (0, 0, 0),
+            Some(Some(n)) if n.has_flag("fail") => (1, 0, 1),
+            Some(Some(n)) if n.has_flag("fail?") => (1, 1, 0),
+            Some(_) => (1, 0, 0),
+        }
+    }
+
+    /// Gives `slot` to `owner` and updates the counts for that one slot, without the O(16384)
+    /// [`Cluster::recount`]: a reshard sets the owner of thousands of slots, a few per round trip.
+    pub fn set_owner(&mut self, slot: usize, owner: Option<NodeId>) {
+        let Some(old) = self.slots.get(slot) else { return };
+        let (a0, p0, f0) = self.weight(old.as_ref());
+        let (a1, p1, f1) = self.weight(owner.as_ref());
+        // Saturating: counts a bus change made stale this tick are recounted at its end anyway.
+        self.assigned_count = (self.assigned_count + a1).saturating_sub(a0);
+        self.pfail_count = (self.pfail_count + p1).saturating_sub(p0);
+        self.fail_count = (self.fail_count + f1).saturating_sub(f0);
+        if let Some(cell) = self.slots.get_mut(slot) {
+            *cell = owner;
+        }
     }
 
     /// Slots whose owner is flagged `fail?` / `fail`.
@@ -412,4 +443,33 @@ pub fn save_if_changed(srv: &mut crate::server::Server) {
 /// `INFO`'s `# Cluster` section.
 pub fn info(srv: &crate::server::Server, out: &mut String) {
     out.push_str(&format!("cluster_enabled:{}\r\n", u8::from(srv.cluster.is_some())));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_owner_keeps_the_counts_a_recount_finds() {
+        let mut c = Cluster::fresh(7000, 17000, "127.0.0.1");
+        let me = c.myself.clone();
+        let mut down = Node::new("b".repeat(40), "127.0.0.1".into(), 7001, 17001);
+        down.flags.push("fail".into());
+        let mut doubtful = Node::new("c".repeat(40), "127.0.0.1".into(), 7002, 17002);
+        doubtful.flags.push("fail?".into());
+        let (b, d) = (down.id.clone(), doubtful.id.clone());
+        c.nodes.insert(b.clone(), down);
+        c.nodes.insert(d.clone(), doubtful);
+        let steps = [(0, Some(&me)), (1, Some(&me)), (2, Some(&b)), (3, Some(&d)), (1, Some(&b)), (2, None)];
+        for (slot, owner) in steps {
+            c.set_owner(slot, owner.cloned());
+            let incremental = (c.assigned(), c.failing_slots());
+            c.recount();
+            assert_eq!(incremental, (c.assigned(), c.failing_slots()), "after slot {slot}");
+        }
+        assert_eq!((c.assigned(), c.failing_slots()), (3, (1, 1)));
+        assert_eq!(c.state(true), State::Fail);
+        c.set_owner(SLOT_COUNT, Some(me));
+        assert_eq!(c.assigned(), 3);
+    }
 }
