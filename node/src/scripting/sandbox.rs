@@ -145,10 +145,14 @@ pub fn compile(vm: &Vm, body: &[u8]) -> Result<Function, String> {
 /// Puts `items` in `t` as its sequence, removing what a previous run (or the script itself) left.
 pub fn fill(lua: &Lua, t: &Table, items: &[&[u8]]) -> mlua::Result<()> {
     for (i, item) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(item)?)?;
+        // Text goes straight onto Lua's stack; other bytes through a string handle (slower).
+        match std::str::from_utf8(item) {
+            Ok(text) => t.raw_seti(i + 1, text)?,
+            Err(_) => t.raw_seti(i + 1, lua.create_string(item)?)?,
+        }
     }
     for i in items.len() + 1..=t.raw_len() {
-        t.raw_set(i, Value::Nil)?;
+        t.raw_seti(i, Value::Nil)?;
     }
     Ok(())
 }
