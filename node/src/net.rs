@@ -279,7 +279,14 @@ impl EventLoop {
             client.io.pending = Vec::new();
         }
         client.state.hold = srv.feed.appended;
-        if broken || self.flush(srv, &mut client).is_err() || done(&client) {
+        // Replies go out at the end of the tick, with the other clients' (as Redis writes them before
+        // sleeping): a client woken by its first reply is still awake for the next ones, where writing
+        // after each read woke it (an IPI) for every batch.
+        let defer = !broken && !client.state.out.buf.is_empty();
+        if defer {
+            srv.held.push(token);
+        }
+        if broken || (!defer && (self.flush(srv, &mut client).is_err() || done(&client))) {
             self.drop_client(srv, token, client);
         } else if let Some(slot) = srv.clients.get_mut(token) {
             *slot = Some(client);

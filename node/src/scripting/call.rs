@@ -16,21 +16,35 @@ use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// What the running script's callbacks share: the command's context, the script's client, and the
-/// flags the script set.
+/// What the running script's callbacks share: the command's context, the script's client, the flags
+/// the script set, and buffers kept between runs.
 pub struct Env<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     client: &'c mut ClientState,
     flags: Rc<RunFlags>,
-    /// Arguments of the command being called, end to end, and where each ends (reused).
-    buf: Vec<u8>,
-    ends: SmallVec<[usize; 8]>,
+    scratch: &'c mut Scratch,
 }
 
 impl<'c, 'a> Env<'c, 'a> {
-    pub fn new(ctx: &'c mut Ctx<'a>, client: &'c mut ClientState, flags: Rc<RunFlags>) -> Self {
-        Env { ctx, client, flags, buf: Vec::new(), ends: SmallVec::new() }
+    pub fn new(
+        ctx: &'c mut Ctx<'a>,
+        client: &'c mut ClientState,
+        flags: Rc<RunFlags>,
+        scratch: &'c mut Scratch,
+    ) -> Self {
+        Env { ctx, client, flags, scratch }
     }
+}
+
+/// What `redis.call` reuses from one call (and one run) to the next, so that a call allocates nothing.
+#[derive(Default)]
+pub struct Scratch {
+    /// Arguments of the command being called, end to end, and where each ends.
+    buf: Vec<u8>,
+    ends: SmallVec<[usize; 8]>,
+    /// The last command name resolved (as the script spelled it) and its row: scripts tend to call the
+    /// same command again and again.
+    last: Option<(Vec<u8>, &'static CommandSpec)>,
 }
 
 /// The argument with which the instruction hook asks `redis.call` to serve the event loop ([`serve`]):
@@ -56,21 +70,22 @@ fn command(env: &mut Env, lua: &Lua, a: &MultiValue) -> Result<Value, String> {
     if a.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call".into());
     }
-    env.buf.clear();
-    env.ends.clear();
+    let scratch = &mut *env.scratch;
+    scratch.buf.clear();
+    scratch.ends.clear();
     for v in a.iter() {
-        if !convert::arg_bytes(v, &mut env.buf) {
+        if !convert::arg_bytes(v, &mut scratch.buf) {
             return Err("ERR Lua redis lib command arguments must be strings or integers".into());
         }
-        env.ends.push(env.buf.len());
+        scratch.ends.push(scratch.buf.len());
     }
     let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::new();
     let mut start = 0;
-    for &end in &env.ends {
-        argv.push(env.buf.get(start..end).unwrap_or_default());
+    for &end in &scratch.ends {
+        argv.push(scratch.buf.get(start..end).unwrap_or_default());
         start = end;
     }
-    let spec = resolve(&argv)?;
+    let spec = resolve(&mut scratch.last, &argv)?;
     let ctx = &mut *env.ctx;
     let srv = &mut *ctx.srv;
     let Some(run) = srv.scripting.run.as_mut() else { return Err("ERR no script is running".into()) };
@@ -123,18 +138,43 @@ fn command(env: &mut Env, lua: &Lua, a: &MultiValue) -> Result<Value, String> {
         srv.stats.count_error(e.text());
         return Err(e.text().to_string());
     }
-    let frame = match slotkv_proto::parse_frame(&env.client.out.buf, &FrameLimits::default()) {
+    let reply = &env.client.out.buf;
+    // An integer reply (the most common one) needs no frame.
+    if let Some(n) = integer_reply(reply) {
+        return Ok(Value::Integer(n));
+    }
+    let frame = match slotkv_proto::parse_frame(reply, &FrameLimits::default()) {
         Ok(Some((frame, _))) => frame,
         _ => return Err("ERR the command's reply could not be read".into()),
     };
     convert::to_lua(lua, &frame, env.flags.resp.get() == 3).map_err(|e| format!("ERR {e}"))
 }
 
-/// The table row for a script's command, with Redis's script-side error texts.
-fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, String> {
+/// The number of a reply that is exactly one RESP integer (`:<n>\r\n`).
+fn integer_reply(reply: &[u8]) -> Option<i64> {
+    let digits = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
+    slotkv_proto::request::parse_i64(digits)
+}
+
+/// The table row for a script's command, with Redis's script-side error texts. `last` caches the
+/// last name resolved (without subcommands), compared byte for byte.
+fn resolve(
+    last: &mut Option<(Vec<u8>, &'static CommandSpec)>,
+    argv: &[&[u8]],
+) -> Result<&'static CommandSpec, String> {
     let unknown = || "ERR Unknown Redis command called from script".to_string();
     let name = argv.first().copied().unwrap_or_default();
-    let mut spec = lookup(name).ok_or_else(unknown)?;
+    let mut spec = match last {
+        Some((cached, spec)) if cached.as_slice() == name => *spec,
+        _ => {
+            let spec = lookup(name).ok_or_else(unknown)?;
+            let (cached, row) = last.get_or_insert_with(|| (Vec::new(), spec));
+            cached.clear();
+            cached.extend_from_slice(name);
+            *row = spec;
+            spec
+        }
+    };
     if spec.has(flags::CONTAINER) && argv.len() >= 2 {
         spec = lookup_sub(spec, argv.get(1).copied().unwrap_or_default()).ok_or_else(unknown)?;
     }
@@ -204,4 +244,33 @@ fn serve(env: &RefCell<Env>) -> bool {
     }
     crate::net::serve_busy(srv, crate::net::now_ms());
     srv.shutdown.is_some() || srv.scripting.run.as_ref().is_some_and(|r| r.kill)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_replies_only() {
+        assert_eq!(integer_reply(b":42\r\n"), Some(42));
+        assert_eq!(integer_reply(b":-7\r\n"), Some(-7));
+        assert_eq!(integer_reply(b":1\r\n:2\r\n"), None);
+        assert_eq!(integer_reply(b"+OK\r\n"), None);
+        assert_eq!(integer_reply(b":12"), None);
+    }
+
+    #[test]
+    fn resolve_cache_follows_the_name() {
+        let mut last = None;
+        let names = [&b"INCR"[..], b"incr", b"GET", b"incr", b"config"];
+        let want = ["incr", "incr", "get", "incr", "config|get"];
+        for (name, want) in names.iter().zip(want) {
+            let argv: &[&[u8]] = if *name == b"config" { &[name, b"get", b"x"] } else { &[name, b"k"] };
+            let spec = resolve(&mut last, argv).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(spec.name, want);
+        }
+        assert!(resolve(&mut last, &[b"nosuch"]).is_err());
+        let spec = resolve(&mut last, &[b"GET", b"k"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.name, "get");
+    }
 }

@@ -24,9 +24,9 @@ pub mod sandbox;
 use crate::client::ClientState;
 use crate::error::{CmdError, CmdResult};
 use crate::server::Ctx;
+use hashbrown::HashMap;
 use mlua::{Function, HookTriggers, Value, VmState};
 use sandbox::Vm;
-use std::collections::HashMap;
 use std::time::Instant;
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -54,6 +54,8 @@ pub struct Scripting {
     pub io: Option<crate::net::BusyIo>,
     /// The client scripts' commands run as (kept between runs).
     client: Option<Box<ClientState>>,
+    /// `redis.call`'s buffers, kept between runs.
+    scratch: call::Scratch,
 }
 
 /// The running script.
@@ -265,7 +267,8 @@ fn run_in(
     if wrap {
         ctx.srv.feed.begin_exec();
     }
-    let env = std::cell::RefCell::new(call::Env::new(&mut *ctx, &mut client, vm.flags.clone()));
+    let mut scratch = std::mem::take(&mut ctx.srv.scripting.scratch);
+    let env = std::cell::RefCell::new(call::Env::new(&mut *ctx, &mut client, vm.flags.clone(), &mut scratch));
     // One callback per run borrows the server: `redis.call` (`redis.pcall` is Lua around it, see
     // `sandbox`), which also serves the event loop when the hook asks.
     let outcome = lua.scope(|scope| {
@@ -274,6 +277,7 @@ fn run_in(
         vm.xpcall.call::<(bool, Value)>((f, &vm.handler))
     });
     drop(env);
+    ctx.srv.scripting.scratch = scratch;
     if wrap {
         ctx.srv.feed.end_exec();
     }

@@ -142,13 +142,26 @@ pub fn compile(vm: &Vm, body: &[u8]) -> Result<Function, String> {
     })
 }
 
-/// Puts `items` in `t` as its sequence, removing what a previous run (or the script itself) left.
+/// Makes `items` the whole content of `t` (`KEYS` or `ARGV`, reused between runs: fewer tables for the
+/// collector). Anything else a script left in it (`KEYS.x = 1`, `ARGV[9] = 'y'`) is cleared first, so
+/// the next script sees only its own arguments, as with Redis's new tables.
 pub fn fill(lua: &Lua, t: &Table, items: &[&[u8]]) -> mlua::Result<()> {
-    for (i, item) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(item)?)?;
+    let n = items.len() as i64;
+    let mut clean = true;
+    // Numbers are read without handles: a clean table costs one `lua_next` per item.
+    t.for_each::<Value, bool>(|k, _| {
+        clean &= matches!(k, Value::Integer(i) if (1..=n).contains(&i));
+        Ok(())
+    })?;
+    if !clean {
+        t.clear()?;
     }
-    for i in items.len() + 1..=t.raw_len() {
-        t.raw_set(i, Value::Nil)?;
+    for (i, item) in items.iter().enumerate() {
+        // Text goes straight onto Lua's stack; other bytes through a string handle (slower).
+        match std::str::from_utf8(item) {
+            Ok(text) => t.raw_seti(i + 1, text)?,
+            Err(_) => t.raw_seti(i + 1, lua.create_string(item)?)?,
+        }
     }
     Ok(())
 }
