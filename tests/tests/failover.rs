@@ -42,7 +42,16 @@ fn cluster_with_replicas() -> TestCluster {
     }
     // Keep the replicas' directories for the test's life.
     std::mem::forget(root);
-    let known = |c: &TestCluster| (0..6).all(|i| c.conn(i).cluster_info("cluster_known_nodes") == "6");
+    // Every node lists every other by its real id (a node still in handshake counts in
+    // cluster_known_nodes under a temporary id).
+    let known = |c: &TestCluster| {
+        (0..6).all(|i| {
+            let nodes = c.conn(i).cluster_nodes();
+            c.ids
+                .iter()
+                .all(|id| nodes.iter().any(|n| &n.id == id && !n.flags.iter().any(|f| f == "handshake")))
+        })
+    };
     if !wait_for(Duration::from_secs(30), || known(&c)) {
         let views: Vec<String> = (0..6).map(|i| c.conn(i).cmd(&["CLUSTER", "NODES"]).text()).collect();
         panic!("the replicas did not meet the cluster:\n{}", views.join("\n"));

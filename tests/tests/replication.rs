@@ -184,6 +184,12 @@ fn replica_is_read_only_and_reports_its_role() {
         r.cmd(&["DEL", "k"]),
         Reply::Error("READONLY You can't write against a read only replica.".into())
     );
+    let script = r.cmd(&["EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "k"]);
+    assert!(
+        matches!(&script, Reply::Error(e) if e.starts_with("READONLY You can't write against a read only replica.")),
+        "a script's write on a replica: {script:?}"
+    );
+    assert_eq!(r.bulk(&["EVAL", "return redis.call('GET', KEYS[1])", "1", "k"]).as_deref(), Some(&b"v"[..]));
     assert_eq!(info(&mut r, "role"), "slave");
     assert_eq!(info(&mut r, "master_port"), primary.port.to_string());
     assert_eq!(info(&mut p, "role"), "master");

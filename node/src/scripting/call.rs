@@ -104,7 +104,9 @@ fn command(env: &mut Env, lua: &Lua, a: &MultiValue) -> Result<Value, String> {
     // Once the script has written it must be allowed to finish: these checks only stop a first write.
     if !run.wrote {
         if write {
-            if let Some(e) = crate::persist::deny_writes(srv) {
+            let denied =
+                crate::persist::deny_writes(srv).or_else(|| crate::repl::deny_write(srv, env.client));
+            if let Some(e) = denied {
                 return rejected(srv, e.text().to_string());
             }
         }
