@@ -64,7 +64,7 @@ pub mod reply;
 pub mod single;
 pub mod transport;
 
-pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions, Scan};
+pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions, ReadFrom, Scan};
 pub use cmd::{cmd, Cmd, ToArg};
 pub use commands::{Commands, Expiry, SetOptions};
 pub use conn::{ConnectOptions, Connection};

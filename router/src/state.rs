@@ -156,7 +156,11 @@ impl Router {
         let mut clients = Vec::new();
         for resp3 in [false, true] {
             let options = ClusterOptions {
-                connect: ConnectOptions { resp3, password: config.backend_password.clone(), username: None },
+                connect: ConnectOptions {
+                    resp3,
+                    password: config.backend_password.clone(),
+                    ..ConnectOptions::default()
+                },
                 retries: 10,
                 backoff: Duration::from_millis(10),
                 ..ClusterOptions::default()
@@ -290,7 +294,7 @@ impl Router {
     }
 
     pub fn connect_options(&self, resp3: bool) -> ConnectOptions {
-        ConnectOptions { resp3, password: self.config.backend_password.clone(), username: None }
+        ConnectOptions { resp3, password: self.config.backend_password.clone(), ..ConnectOptions::default() }
     }
 
     /// A dedicated connection to `addr` (from the idle pool when there is one).
