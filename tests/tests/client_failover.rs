@@ -159,3 +159,33 @@ fn a_killed_master_is_replaced_under_a_client_workload_which_resumes() {
     // The client found the new master by itself.
     assert_eq!(client.slot_owner(dead_slot), Some(c.addr(3)));
 }
+
+#[test]
+fn reads_fall_back_to_the_master_when_a_replica_dies() {
+    let mut c = cluster_with_replicas(&cluster_bin(), NODE_TIMEOUT_MS);
+    let seeds = vec![c.addr(1)];
+    let key = c.key_on(0, "fb:");
+    c.conn(0).ok(&["SET", &key, "v"]);
+    let rt = runtime();
+    let client = rt.block_on(async {
+        ClusterClient::builder(&seeds).read_from(ReadFrom::PreferReplica).build().await.unwrap()
+    });
+    let read = |client: &ClusterClient| {
+        rt.block_on(async { client.query::<Option<String>>(&cmd("GET").arg(key.as_str())).await })
+    };
+    assert!(wait_for(Duration::from_secs(5), || read(&client).ok().flatten().as_deref() == Some("v")));
+    let before = calls(&c, 0, "get");
+    c.nodes[3].kill9();
+    let killed = Instant::now();
+    // Every read succeeds: the replica is left out, the master serves.
+    while killed.elapsed() < Duration::from_millis(NODE_TIMEOUT_MS + 1500) {
+        assert_eq!(read(&client).unwrap_or_else(|e| panic!("read failed: {e}")).as_deref(), Some("v"));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(calls(&c, 0, "get") > before + 50, "the master served the reads");
+    // Once the cluster marks it failed, a refresh drops it from the map.
+    assert!(wait_for(Duration::from_secs(10), || {
+        rt.block_on(client.refresh()).is_ok()
+            && client.slot_replicas(slotkv_proto::key_slot(key.as_bytes())).is_empty()
+    }));
+}

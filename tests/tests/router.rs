@@ -436,3 +436,21 @@ fn a_killed_master_is_replaced_and_plain_clients_of_the_router_carry_on() {
     let info = router.conn().cmd(&["INFO", "router"]).text();
     assert!(info.contains(&cluster.addr(3)), "{info}");
 }
+
+#[test]
+fn reads_from_a_dead_replica_fall_back_to_the_master() {
+    let mut cluster = cluster_with_replicas(&cluster_bin(), 2000);
+    let router = RouterProc::start(&[cluster.addr(0)], &["--read-from", "prefer-replica"]);
+    let key = cluster.key_on(0, "fb:");
+    let mut r = router.conn();
+    r.ok(&["SET", &key, "v"]);
+    assert!(wait_for(Duration::from_secs(5), || r.bulk(&["GET", &key]) == Some(b"v".to_vec())));
+    let before = calls(&cluster, 0, "get");
+    cluster.nodes[3].kill9();
+    let killed = Instant::now();
+    while killed.elapsed() < Duration::from_millis(3500) {
+        assert_eq!(r.cmd(&["GET", &key]), Reply::Bulk(b"v".to_vec()));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(calls(&cluster, 0, "get") > before + 50, "the master served the reads");
+}
