@@ -35,6 +35,9 @@ pub struct ConnectOptions {
     pub username: Option<String>,
     /// Speak RESP3 (`HELLO 3`).
     pub resp3: bool,
+    /// Send `READONLY` once connected: a cluster replica then serves reads of its primary's slots on this
+    /// connection (a primary ignores it). Every new connection sends it again, so it survives reconnects.
+    pub readonly: bool,
 }
 
 /// A cheap handle: clone it into every task.
@@ -165,6 +168,9 @@ impl Connection {
                     hello.arg("AUTH").arg(options.username.as_deref().unwrap_or("default")).arg(pw.as_str());
             }
             conn.query::<Frame>(&hello).await?;
+        }
+        if options.readonly {
+            conn.query::<Frame>(&crate::cmd::cmd("READONLY")).await?;
         }
         Ok(conn)
     }

@@ -46,8 +46,9 @@
 //!   [`error`]: [`Error`], one enum to match on.
 //! - [`commands`]: the typed [`Commands`] API ([`SetOptions`], [`Expiry`]), for every client kind.
 //! - [`conn`]: one multiplexed, pipelined connection shared by every task.
-//! - [`cluster`]: [`ClusterClient`]: the slot map, redirects and retries, transactions pinned to a slot
-//!   ([`ClusterClient::transaction`]), a cluster-wide [`Scan`].
+//! - [`cluster`]: [`ClusterClient`]: the slot map (primaries and replicas), redirects and retries,
+//!   failover followed within the timeout, opt-in reads from replicas ([`ReadFrom`]), transactions
+//!   pinned to a slot ([`ClusterClient::transaction`]), a cluster-wide [`Scan`].
 //! - [`pubsub`]: [`Subscriber`]: channels, patterns and shard channels, kept across reconnects and moves.
 //! - [`single`]: [`Client`]: one node, reconnecting, with deadlines.
 //! - [`transport`] and [`mock`]: how connections are made, and a scripted mock cluster for tests.
@@ -64,7 +65,7 @@ pub mod reply;
 pub mod single;
 pub mod transport;
 
-pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions, Scan};
+pub use cluster::{ClusterBuilder, ClusterClient, ClusterOptions, ReadFrom, Scan};
 pub use cmd::{cmd, Cmd, ToArg};
 pub use commands::{Commands, Expiry, SetOptions};
 pub use conn::{ConnectOptions, Connection};

@@ -1,7 +1,7 @@
 //! A scripted mock cluster: nodes that live in memory and answer as Redis Cluster nodes do (`MOVED`, `ASK`
 //! with `ASKING`, `CROSSSLOT`, `CLUSTER SHARDS`/`SLOTS`, `MULTI`/`EXEC`), with knobs a test turns to make
 //! every redirect and failure happen on cue: stale topology, a slot in migration, scripted error replies,
-//! a node that is down or hangs. It plugs in below the client as a [`Transport`], so the code under test
+//! a node that is down or hangs, replicas that serve reads after `READONLY`. It plugs in below the client as a [`Transport`], so the code under test
 //! is the real client. Keys live in one shared store: moving a slot never loses them.
 //!
 //! ```
@@ -32,6 +32,8 @@ pub struct MockCluster {
 #[derive(Default)]
 struct State {
     nodes: Vec<String>,
+    /// Replicas and the primary each follows (listed in `CLUSTER SHARDS`/`SLOTS` after it).
+    replicas: Vec<(String, String)>,
     /// Who really serves each slot (what the nodes enforce).
     owners: Vec<Option<String>>,
     /// What `CLUSTER SHARDS`/`SLOTS` tell (lags behind `owners` when a test says so).
@@ -58,6 +60,7 @@ struct State {
 #[derive(Default)]
 struct Session {
     asking: bool,
+    readonly: bool,
     multi: Option<Vec<Vec<Vec<u8>>>>,
     multi_failed: bool,
 }
@@ -88,6 +91,32 @@ impl MockCluster {
     /// The transport to give [`crate::ClusterBuilder::transport`].
     pub fn transport(&self) -> Arc<dyn Transport> {
         Arc::new(self.clone())
+    }
+
+    /// Adds a replica of `primary` at `addr`: after `READONLY` it serves reads of the slots `primary`
+    /// serves; everything else gets `-MOVED` to the primary.
+    pub fn add_replica(&self, primary: &str, addr: &str) {
+        self.lock().replicas.push((addr.to_string(), primary.to_string()));
+    }
+
+    /// Fails over: replica `addr` takes over every slot of its primary (for real and in what the nodes
+    /// tell), and the primary's other replicas follow it.
+    pub fn promote(&self, addr: &str) {
+        let mut st = self.lock();
+        let Some(old) = st.replicas.iter().find(|(r, _)| r == addr).map(|(_, p)| p.clone()) else { return };
+        st.replicas.retain(|(r, _)| r != addr);
+        for (_, p) in st.replicas.iter_mut().filter(|(_, p)| *p == old) {
+            *p = addr.to_string();
+        }
+        let st = &mut *st;
+        for o in st.owners.iter_mut().chain(st.advertised.iter_mut()).flatten() {
+            if *o == old {
+                *o = addr.to_string();
+            }
+        }
+        if !st.nodes.iter().any(|n| n == addr) {
+            st.nodes.push(addr.to_string());
+        }
     }
 
     /// Adds a node that serves nothing yet.
@@ -170,12 +199,13 @@ impl MockCluster {
 }
 
 impl Transport for MockCluster {
-    fn connect(&self, addr: &str, _options: &ConnectOptions) -> BoxFuture<Result<Connection>> {
-        let (mock, addr) = (self.clone(), addr.to_string());
+    fn connect(&self, addr: &str, options: &ConnectOptions) -> BoxFuture<Result<Connection>> {
+        let (mock, addr, readonly) = (self.clone(), addr.to_string(), options.readonly);
         Box::pin(async move {
             let epoch = {
                 let mut st = mock.lock();
-                if st.down.contains(&addr) || !st.nodes.contains(&addr) {
+                let known = st.nodes.contains(&addr) || st.replicas.iter().any(|(r, _)| *r == addr);
+                if st.down.contains(&addr) || !known {
                     return Err(Error::Io(format!("connect {addr}: connection refused")));
                 }
                 *st.connects.entry(addr.clone()).or_default() += 1;
@@ -183,6 +213,10 @@ impl Transport for MockCluster {
             };
             let (conn, rx) = Connection::channel(&addr);
             tokio::spawn(serve(mock, addr, epoch, rx));
+            // The handshake a real connection makes (HELLO and AUTH are not modelled).
+            if readonly {
+                conn.query::<Frame>(&crate::cmd::cmd("READONLY")).await?;
+            }
             Ok(conn)
         })
     }
@@ -254,6 +288,10 @@ impl State {
                 session.asking = true;
                 return ok();
             }
+            "READONLY" | "READWRITE" => {
+                session.readonly = name == "READONLY";
+                return ok();
+            }
             "MULTI" => {
                 session.multi = Some(Vec::new());
                 session.multi_failed = false;
@@ -296,6 +334,14 @@ impl State {
         }
         let owner = self.owners.get(usize::from(slot)).cloned().flatten();
         let importing = self.migrating.get(&slot);
+        let primary = self.replicas.iter().find(|(r, _)| r == addr).map(|(_, p)| p);
+        if primary.is_some()
+            && primary == owner.as_ref()
+            && session.readonly
+            && crate::cluster::is_read_only(&cmd)
+        {
+            return None;
+        }
         match (owner, importing) {
             (Some(o), Some(to)) if o == addr => Some(err(&format!("ASK {slot} {to}"))),
             (_, Some(to)) if to == addr && asking => None,
@@ -390,7 +436,9 @@ impl State {
             self.ranges()
                 .into_iter()
                 .map(|(s, e, o)| {
-                    Frame::Array(vec![Frame::Integer(s as i64), Frame::Integer(e as i64), node(&o)])
+                    let mut range = vec![Frame::Integer(s as i64), Frame::Integer(e as i64), node(&o)];
+                    range.extend(self.replicas.iter().filter(|(_, p)| *p == o).map(|(r, _)| node(r)));
+                    Frame::Array(range)
                 })
                 .collect(),
         )
@@ -406,28 +454,32 @@ impl State {
                 .filter(|(_, _, o)| o == addr)
                 .flat_map(|(s, e, _)| [Frame::Integer(s as i64), Frame::Integer(e as i64)])
                 .collect();
-            let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
-            let node = Frame::Array(vec![
-                bulk("id"),
-                bulk(&format!("id-{addr}")),
-                bulk("port"),
-                Frame::Integer(port.parse().unwrap_or(0)),
-                bulk("ip"),
-                bulk(ip),
-                bulk("endpoint"),
-                bulk(ip),
-                bulk("role"),
-                bulk("master"),
-                bulk("replication-offset"),
-                Frame::Integer(0),
-                bulk("health"),
-                bulk("online"),
-            ]);
+            let node = |addr: &str, role: &str| {
+                let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
+                Frame::Array(vec![
+                    bulk("id"),
+                    bulk(&format!("id-{addr}")),
+                    bulk("port"),
+                    Frame::Integer(port.parse().unwrap_or(0)),
+                    bulk("ip"),
+                    bulk(ip),
+                    bulk("endpoint"),
+                    bulk(ip),
+                    bulk("role"),
+                    bulk(role),
+                    bulk("replication-offset"),
+                    Frame::Integer(0),
+                    bulk("health"),
+                    bulk("online"),
+                ])
+            };
+            let mut nodes = vec![node(addr, "master")];
+            nodes.extend(self.replicas.iter().filter(|(_, p)| p == addr).map(|(r, _)| node(r, "replica")));
             shards.push(Frame::Array(vec![
                 bulk("slots"),
                 Frame::Array(slots),
                 bulk("nodes"),
-                Frame::Array(vec![node]),
+                Frame::Array(nodes),
             ]));
         }
         Frame::Array(shards)

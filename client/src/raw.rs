@@ -121,19 +121,32 @@ pub struct RawConnection {
     addr: Arc<str>,
 }
 
-/// Connects and performs the handshake the options ask for (`HELLO 3`, `AUTH`).
+/// Connects and performs the handshake the options ask for (`HELLO 3`, `AUTH`, `READONLY`).
 async fn connect_stream(addr: &str, options: &ConnectOptions) -> Result<(TcpStream, Vec<u8>)> {
     let mut stream = TcpStream::connect(addr).await?;
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::with_capacity(16 * 1024);
+    let mut handshake = Vec::new();
     if options.resp3 || options.password.is_some() {
         let mut hello = crate::cmd::cmd("HELLO").arg(if options.resp3 { "3" } else { "2" });
         if let Some(pw) = &options.password {
             hello = hello.arg("AUTH").arg(options.username.as_deref().unwrap_or("default")).arg(pw.as_str());
         }
-        let mut bytes = Vec::new();
-        hello.encode(&mut bytes);
+        handshake.push(hello);
+    }
+    if options.readonly {
+        handshake.push(crate::cmd::cmd("READONLY"));
+    }
+    // Sent together; the first error reply fails the connection.
+    let mut bytes = Vec::new();
+    for c in &handshake {
+        c.encode(&mut bytes);
+    }
+    if !bytes.is_empty() {
         stream.write_all(&bytes).await?;
+    }
+    let mut failed = None;
+    for _ in &handshake {
         let len = loop {
             if let Some(len) = frame_len(&buf)? {
                 break len;
@@ -142,13 +155,15 @@ async fn connect_stream(addr: &str, options: &ConnectOptions) -> Result<(TcpStre
                 return Err(Error::Io("connection closed by the server".into()));
             }
         };
-        if buf.first() == Some(&b'-') {
-            let text = buf.get(1..len.saturating_sub(2)).unwrap_or_default();
-            return Err(Error::server(text));
+        if buf.first() == Some(&b'-') && failed.is_none() {
+            failed = Some(Error::server(buf.get(1..len.saturating_sub(2)).unwrap_or_default()));
         }
         buf.drain(..len);
     }
-    Ok((stream, buf))
+    match failed {
+        Some(e) => Err(e),
+        None => Ok((stream, buf)),
+    }
 }
 
 impl RawConnection {

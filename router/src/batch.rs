@@ -13,7 +13,7 @@
 use crate::resp;
 use crate::state::{Router, Topology};
 use slotkv_client::raw::{RawReceiver, RawReplies};
-use slotkv_client::{Cmd, Error};
+use slotkv_client::{Cmd, Error, ReadFrom};
 use slotkv_proto::request::{parse_request, Args, Limits, Parsed};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
@@ -87,8 +87,10 @@ impl Batch {
         src: Src,
         bytes: &[u8],
         keys: Range<u32>,
+        read: ReadFrom,
     ) -> u32 {
         let node = match slot {
+            Some(s) if read != ReadFrom::Primary => topo.reader(s, read),
             Some(s) => topo.owner(s),
             None => (!topo.nodes.is_empty()).then_some(0),
         };
@@ -117,18 +119,20 @@ impl Batch {
         (self.subs.len() - 1) as u32
     }
 
-    /// Adds a command that goes whole to the owner of `slot` (`None`: a keyless command, to any node).
-    /// `raw` is the client's request as it arrived (`range` in the read buffer), or `None` for an inline
-    /// request, which is re-encoded from `argv`.
+    /// Adds a command that goes whole to the owner of `slot` (`None`: a keyless command, to any node),
+    /// or for a read (`read` other than `Primary`) to one of its replicas. `raw` is the client's request
+    /// as it arrived (`range` in the read buffer), or `None` for an inline request, which is re-encoded
+    /// from `argv`.
     pub fn forward(
         &mut self,
         topo: &Topology,
         slot: Option<u16>,
         argv: &[&[u8]],
         raw: Option<(&[u8], Range<usize>)>,
+        read: ReadFrom,
     ) {
         let sub = match raw {
-            Some((bytes, range)) => self.add_sub(topo, slot, Src::Client(range), bytes, 0..0),
+            Some((bytes, range)) => self.add_sub(topo, slot, Src::Client(range), bytes, 0..0, read),
             None => {
                 let start = self.scratch.len();
                 slotkv_proto::encode_command(argv, &mut self.scratch);
@@ -140,6 +144,7 @@ impl Batch {
                     Src::Scratch(start..end),
                     bytes.get(start..end).unwrap_or_default(),
                     0..0,
+                    read,
                 );
                 self.scratch = bytes;
                 sub
@@ -149,8 +154,15 @@ impl Batch {
     }
 
     /// Adds a multi-key command split by slot: keys at `first`, `first + step`...; each part keeps its
-    /// keys' following arguments (`MSET`'s values).
-    pub fn split(&mut self, topo: &Topology, merge: Merge, argv: &[&[u8]], first: usize, step: usize) {
+    /// keys' following arguments (`MSET`'s values). `read` as in [`Batch::forward`].
+    pub fn split(
+        &mut self,
+        topo: &Topology,
+        merge: Merge,
+        argv: &[&[u8]],
+        (first, step): (usize, usize),
+        read: ReadFrom,
+    ) {
         let name = argv.first().copied().unwrap_or_default();
         let mut keys = std::mem::take(&mut self.split_keys);
         keys.clear();
@@ -185,6 +197,7 @@ impl Batch {
                 Src::Scratch(start..end_at),
                 bytes.get(start..end_at).unwrap_or_default(),
                 pos_start..pos_end,
+                read,
             );
             self.scratch = bytes;
             at = end;
@@ -218,7 +231,7 @@ impl Batch {
         let started = Instant::now();
         let mut waits: Vec<Result<RawReceiver, Error>> = Vec::with_capacity(self.groups.len());
         for g in &mut self.groups {
-            let Some(backend) = topo.nodes.get(usize::from(g.node)) else {
+            let Some(backend) = topo.backend(usize::from(g.node)) else {
                 waits.push(Err(Error::Io("no such node".into())));
                 continue;
             };
@@ -235,11 +248,12 @@ impl Batch {
                 Ok(rx) => rx.await.unwrap_or_else(|_| Err(Error::Io("connection closed".into()))),
                 Err(e) => Err(e),
             };
-            if let Some(backend) = topo.nodes.get(usize::from(g.node)) {
+            if let Some(backend) = topo.backend(usize::from(g.node)) {
                 backend.wait_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 backend.batches.fetch_add(1, Ordering::Relaxed);
                 if r.is_err() {
                     backend.errors.fetch_add(1, Ordering::Relaxed);
+                    backend.note_failure();
                 }
             }
             results.push(r);

@@ -579,12 +579,14 @@ impl Session {
         }
         if want("router") {
             text.push_str(&format!(
-                "# Router\r\nrouter_threads:{}\r\nrouter_nodes:{}\r\nrouter_slot_map_version:{}\r\n",
+                "# Router\r\nrouter_threads:{}\r\nrouter_nodes:{}\r\nrouter_replicas:{}\r\nrouter_slot_map_version:{}\r\n",
                 r.config.threads,
                 self.topo.nodes.len(),
+                self.topo.replicas.len(),
                 self.topo.version
             ));
-            for (i, b) in self.topo.nodes.iter().enumerate() {
+            // The primaries (node0...), then the replicas that serve reads.
+            for (i, b) in self.topo.nodes.iter().chain(&self.topo.replicas).enumerate() {
                 let ops = b.ops.load(Ordering::Relaxed);
                 let secs = uptime.max(1);
                 let batches = b.batches.load(Ordering::Relaxed);

@@ -1,9 +1,10 @@
 //! The router's settings: command-line flags (clap), optionally on top of a TOML file with the same names
-//! (`port = 7100`, `seeds = ["127.0.0.1:7000"]`, `backend-password = "..."`). A flag given on the command
-//! line wins over the file.
+//! (`port = 7100`, `seeds = ["127.0.0.1:7000"]`, `backend-password = "..."`, `read-from = "prefer-replica"`).
+//! A flag given on the command line wins over the file.
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use serde::Deserialize;
+use slotkv_client::ReadFrom;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug, Clone, Default)]
@@ -33,6 +34,31 @@ pub struct Args {
     /// Most clients connected at once (default 10000).
     #[arg(long)]
     pub maxclients: Option<usize>,
+    /// Which nodes serve read-only commands (default primary): replicas serve reads only when asked.
+    #[arg(long, value_enum)]
+    pub read_from: Option<ReadFromArg>,
+}
+
+/// `--read-from`: the client crate's [`ReadFrom`] as a flag value.
+#[derive(ValueEnum, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadFromArg {
+    /// The slot's primary serves every command.
+    Primary,
+    /// A replica of the slot's primary serves reads; the primary when no replica is up.
+    PreferReplica,
+    /// Reads spread over the primary and its replicas.
+    AnyNode,
+}
+
+impl From<ReadFromArg> for ReadFrom {
+    fn from(a: ReadFromArg) -> ReadFrom {
+        match a {
+            ReadFromArg::Primary => ReadFrom::Primary,
+            ReadFromArg::PreferReplica => ReadFrom::PreferReplica,
+            ReadFromArg::AnyNode => ReadFrom::AnyNode,
+        }
+    }
 }
 
 /// The file form of [`Args`].
@@ -46,6 +72,7 @@ struct FileConfig {
     requirepass: Option<String>,
     backend_password: Option<String>,
     maxclients: Option<usize>,
+    read_from: Option<ReadFromArg>,
 }
 
 /// The settings the router runs with.
@@ -61,6 +88,8 @@ pub struct Config {
     /// The largest query buffer a client may build up before it is disconnected (Redis's
     /// `client-query-buffer-limit`).
     pub max_query_buffer: usize,
+    /// Which nodes serve read-only commands.
+    pub read_from: ReadFrom,
 }
 
 impl Config {
@@ -98,6 +127,7 @@ impl Config {
             backend_password: args.backend_password.or(file.backend_password).filter(|p| !p.is_empty()),
             maxclients: args.maxclients.or(file.maxclients).unwrap_or(10_000),
             max_query_buffer: 1024 * 1024 * 1024,
+            read_from: args.read_from.or(file.read_from).map_or(ReadFrom::Primary, ReadFrom::from),
         })
     }
 }
@@ -119,6 +149,17 @@ mod tests {
             (c.port, c.seeds.clone(), c.backend_password.as_deref()),
             (7300, vec!["127.0.0.1:7000".to_string()], Some("pw"))
         );
+        assert_eq!(c.read_from, ReadFrom::Primary, "reads from the primaries unless asked");
+        std::fs::write(&path, "seeds = [\"127.0.0.1:7000\"]\nread-from = \"prefer-replica\"\n").unwrap();
+        let c = Config::from_args(Args { config: Some(path.clone()), ..Args::default() }).unwrap();
+        assert_eq!(c.read_from, ReadFrom::PreferReplica);
+        let args =
+            Args { config: Some(path.clone()), read_from: Some(ReadFromArg::AnyNode), ..Args::default() };
+        assert_eq!(Config::from_args(args).unwrap().read_from, ReadFrom::AnyNode, "the flag wins");
+        let parsed =
+            Args::try_parse_from(["slotkv-router", "--seeds", "a:1", "--read-from", "prefer-replica"]);
+        assert_eq!(parsed.unwrap().read_from, Some(ReadFromArg::PreferReplica));
+        assert!(Args::try_parse_from(["slotkv-router", "--read-from", "replica-please"]).is_err());
         std::fs::write(&path, "prot = 1\n").unwrap();
         let err = Config::from_args(Args { config: Some(path), ..Args::default() }).unwrap_err();
         assert!(err.contains("prot"), "{err}");

@@ -7,6 +7,7 @@ use crate::pubsub::Subs;
 use crate::resp;
 use crate::state::{ClientEntry, Router, Topology};
 use crate::tx::Tx;
+use slotkv_client::ReadFrom;
 use slotkv_proto::command::{flags, CommandId, CommandSpec};
 use slotkv_proto::request::{parse_request, Args, Limits, Parsed};
 use std::sync::atomic::Ordering;
@@ -228,12 +229,16 @@ impl Session {
         }
         let Some(spec) = spec else {
             // Unknown here: the node gives the exact error.
-            self.batch.forward(&self.topo, None, argv, raw);
+            self.batch.forward(&self.topo, None, argv, raw, ReadFrom::Primary);
             return;
         };
+        let read = self.router.config.read_from;
+        let read = if read != ReadFrom::Primary && is_read(spec, argv) { read } else { ReadFrom::Primary };
         match route(spec, argv) {
-            Route::Forward(slot) => self.batch.forward(&self.topo, slot, argv, raw),
-            Route::Split(merge, first, step) => self.batch.split(&self.topo, merge, argv, first, step),
+            Route::Forward(slot) => self.batch.forward(&self.topo, slot, argv, raw, read),
+            Route::Split(merge, first, step) => {
+                self.batch.split(&self.topo, merge, argv, (first, step), read)
+            }
             Route::Local => {
                 self.flush(buf).await;
                 self.note_command(Some(spec), argv);
@@ -362,6 +367,16 @@ fn route(spec: &CommandSpec, argv: &[&[u8]]) -> Route {
         return Route::Split(merge, first, step);
     }
     Route::Forward(first_key_slot(spec, argv))
+}
+
+/// Whether a replica may serve the command: read-only (of the subcommand, for containers) and not
+/// blocking.
+fn is_read(spec: &CommandSpec, argv: &[&[u8]]) -> bool {
+    let spec = match argv.get(1) {
+        Some(sub) if spec.has(flags::CONTAINER) => slotkv_proto::lookup_sub(spec, sub).unwrap_or(spec),
+        _ => spec,
+    };
+    spec.has(flags::READONLY) && !spec.has(flags::BLOCKING)
 }
 
 /// The slot of a command's first key; `None` for a keyless command.

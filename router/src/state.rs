@@ -5,10 +5,15 @@
 //! RESP3 client's over RESP3 ones, so every reply reaches each client byte for byte as a node writes it in
 //! that protocol (maps, doubles, nulls, verbatim text...), with no conversion table to keep in step with
 //! the node. Both pools are shared by all the clients of that protocol.
+//!
+//! With `--read-from` other than `primary`, the map also lists each primary's replicas: read-only commands
+//! go to one of them (round robin) over connections that said `READONLY` when made, and a replica that
+//! could not be reached is left out for a while (its commands go through the cluster client, which
+//! falls back to the primary).
 
 use crate::config::Config;
 use slotkv_client::raw::{RawConnection, RawStream};
-use slotkv_client::{ClusterClient, ClusterOptions, ConnectOptions};
+use slotkv_client::{ClusterClient, ClusterOptions, ConnectOptions, ReadFrom};
 use slotkv_proto::SLOT_COUNT;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -43,6 +48,18 @@ pub struct Backend {
     /// Microseconds spent waiting for this node's replies, summed over batches (with `batches`).
     pub wait_us: AtomicU64,
     pub batches: AtomicU64,
+    /// When a connection to it last failed (ms since the router started; 0: never): a replica is then
+    /// left out of reads for [`REPLICA_PAUSE_MS`].
+    failed_at_ms: AtomicU64,
+}
+
+/// How long a replica that could not be reached is left out of reads.
+pub const REPLICA_PAUSE_MS: u64 = 2000;
+
+/// Milliseconds since the process's first call (a monotonic clock for the backends' failure times).
+fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 impl Backend {
@@ -54,7 +71,19 @@ impl Backend {
             errors: AtomicU64::new(0),
             wait_us: AtomicU64::new(0),
             batches: AtomicU64::new(0),
+            failed_at_ms: AtomicU64::new(0),
         }
+    }
+
+    /// A connection to this node could not be made.
+    pub fn note_failure(&self) {
+        self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether reads may go to this replica (it did not fail lately).
+    pub fn readable(&self) -> bool {
+        let failed = self.failed_at_ms.load(Ordering::Relaxed);
+        failed == 0 || now_ms().saturating_sub(failed) >= REPLICA_PAUSE_MS
     }
 
     /// The live shared connection in protocol `resp3`, if there is one.
@@ -76,15 +105,49 @@ impl Backend {
 /// The slot map at one moment: which backend serves each slot. Replaced whole when it changes.
 pub struct Topology {
     pub owners: Vec<u16>,
-    /// In the order of their first slot.
+    /// The primaries, in the order of their first slot.
     pub nodes: Vec<Arc<Backend>>,
+    /// The replicas that may serve reads (only with `--read-from` other than `primary`); backend index
+    /// `nodes.len() + i` is `replicas[i]`.
+    pub replicas: Vec<Arc<Backend>>,
+    /// For each primary (by index in `nodes`), the backend indexes of its replicas.
+    pub replicas_of: Vec<Vec<u16>>,
     pub version: u64,
+    /// Round robin over the nodes that may serve a read.
+    pub turn: AtomicUsize,
 }
 
 impl Topology {
     pub fn owner(&self, slot: u16) -> Option<usize> {
         let i = *self.owners.get(usize::from(slot))?;
         (i != NO_NODE).then_some(usize::from(i))
+    }
+
+    /// A backend by index: the primaries, then the replicas.
+    pub fn backend(&self, i: usize) -> Option<&Arc<Backend>> {
+        self.nodes.get(i).or_else(|| self.replicas.get(i.checked_sub(self.nodes.len())?))
+    }
+
+    /// The backend that serves a read of `slot` as `read_from` says: one of the primary's replicas that
+    /// did not fail lately (round robin), else the primary.
+    pub fn reader(&self, slot: u16, read_from: ReadFrom) -> Option<usize> {
+        let primary = self.owner(slot)?;
+        if read_from == ReadFrom::Primary {
+            return Some(primary);
+        }
+        let mut up: Vec<usize> = self
+            .replicas_of
+            .get(primary)
+            .into_iter()
+            .flatten()
+            .map(|&r| usize::from(r))
+            .filter(|&r| self.backend(r).is_some_and(|b| b.readable()))
+            .collect();
+        if read_from == ReadFrom::AnyNode || up.is_empty() {
+            up.push(primary);
+        }
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        up.get(turn % up.len()).copied()
     }
 }
 
@@ -156,9 +219,17 @@ impl Router {
         let mut clients = Vec::new();
         for resp3 in [false, true] {
             let options = ClusterOptions {
-                connect: ConnectOptions { resp3, password: config.backend_password.clone(), username: None },
+                connect: ConnectOptions {
+                    resp3,
+                    password: config.backend_password.clone(),
+                    ..ConnectOptions::default()
+                },
                 retries: 10,
                 backoff: Duration::from_millis(10),
+                // A lost node is retried until then: a failover (node timeout + ~1.5 s) inside it is
+                // only a slower reply for the router's clients.
+                timeout: Duration::from_secs(10),
+                read_from: config.read_from,
                 ..ClusterOptions::default()
             };
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -186,7 +257,10 @@ impl Router {
             topology: RwLock::new(Arc::new(Topology {
                 owners: vec![NO_NODE; SLOT_COUNT],
                 nodes: Vec::new(),
+                replicas: Vec::new(),
+                replicas_of: Vec::new(),
                 version: 0,
+                turn: AtomicUsize::new(0),
             })),
             topology_version: AtomicU64::new(0),
             stale: Notify::new(),
@@ -229,18 +303,27 @@ impl Router {
     fn rebuild_topology(&self) {
         let client = self.client(false);
         let old = self.topology();
+        let reuse = |addr: &str| {
+            old.nodes
+                .iter()
+                .chain(&old.replicas)
+                .find(|b| *b.addr == *addr)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Backend::new(Arc::from(addr), self.config.threads)))
+        };
+        let reading = self.config.read_from != ReadFrom::Primary;
         let mut nodes: Vec<Arc<Backend>> = Vec::new();
         let mut owners = vec![NO_NODE; SLOT_COUNT];
         let mut index: HashMap<String, u16> = HashMap::new();
+        // The replicas of each primary, by address (read at the primary's first slot).
+        let mut replica_addrs: Vec<Vec<String>> = Vec::new();
         for (slot, owner) in owners.iter_mut().enumerate() {
             let Some(addr) = client.slot_owner(slot as u16) else { continue };
             let i = match index.get(&addr) {
                 Some(&i) => i,
                 None => {
-                    let backend = old.nodes.iter().find(|b| *b.addr == *addr).cloned().unwrap_or_else(|| {
-                        Arc::new(Backend::new(Arc::from(addr.as_str()), self.config.threads))
-                    });
-                    nodes.push(backend);
+                    nodes.push(reuse(&addr));
+                    replica_addrs.push(if reading { client.slot_replicas(slot as u16) } else { Vec::new() });
                     let i = (nodes.len() - 1) as u16;
                     index.insert(addr, i);
                     i
@@ -248,14 +331,31 @@ impl Router {
             };
             *owner = i;
         }
+        let mut replicas: Vec<Arc<Backend>> = Vec::new();
+        let mut replicas_of = Vec::with_capacity(nodes.len());
+        for addrs in replica_addrs {
+            let mut mine = Vec::new();
+            for addr in addrs {
+                // A node also listed as a primary (views in flux) serves as the primary only.
+                if index.contains_key(&addr) {
+                    continue;
+                }
+                replicas.push(reuse(&addr));
+                mine.push((nodes.len() + replicas.len() - 1) as u16);
+            }
+            replicas_of.push(mine);
+        }
         let changed = old.nodes.len() != nodes.len()
             || old.owners != owners
-            || old.nodes.iter().zip(&nodes).any(|(a, b)| a.addr != b.addr);
+            || old.nodes.iter().zip(&nodes).any(|(a, b)| a.addr != b.addr)
+            || old.replicas_of != replicas_of
+            || old.replicas.iter().zip(&replicas).any(|(a, b)| a.addr != b.addr);
         if !changed {
             return;
         }
         let version = self.topology_version.load(Ordering::Acquire) + 1;
-        let topo = Arc::new(Topology { owners, nodes, version });
+        let topo =
+            Arc::new(Topology { owners, nodes, replicas, replicas_of, version, turn: AtomicUsize::new(0) });
         tracing::info!(nodes = topo.nodes.len(), version, "slot map updated");
         if let Ok(mut t) = self.topology.write() {
             *t = topo;
@@ -284,13 +384,21 @@ impl Router {
         if let Some(c) = backend.cached(resp3) {
             return Ok(c);
         }
-        let c = RawConnection::connect_with(&backend.addr, &self.connect_options(resp3)).await?;
+        let c = RawConnection::connect_with(&backend.addr, &self.connect_options(resp3))
+            .await
+            .inspect_err(|_| backend.note_failure())?;
         backend.store(resp3, c.clone());
         Ok(c)
     }
 
+    /// Every backend connection says `READONLY` when replicas serve reads (a primary ignores it).
     pub fn connect_options(&self, resp3: bool) -> ConnectOptions {
-        ConnectOptions { resp3, password: self.config.backend_password.clone(), username: None }
+        ConnectOptions {
+            resp3,
+            password: self.config.backend_password.clone(),
+            readonly: self.config.read_from != ReadFrom::Primary,
+            ..ConnectOptions::default()
+        }
     }
 
     /// A dedicated connection to `addr` (from the idle pool when there is one).

@@ -1579,5 +1579,6 @@ mod tests {
     }
 }
 pub mod cli;
+pub mod cluster_replicas;
 pub mod dataset;
 pub mod router;

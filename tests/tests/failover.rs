@@ -6,7 +6,8 @@
 //! `FAILOVER_BIN=/usr/bin/redis-server` runs the same tests against Redis 7, to check the tests.
 
 use slotkv_client::{cmd, ClusterClient, Cmd};
-use slotkv_tests::{cluster_bin, free_cluster_port, redis_cli, runtime, wait_for, Node, Reply, TestCluster};
+use slotkv_tests::cluster_replicas::role;
+use slotkv_tests::{cluster_bin, redis_cli, runtime, wait_for, Reply, TestCluster};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,66 +21,7 @@ fn bin() -> PathBuf {
 
 /// Three masters (layout) and one replica of each; replica `i + 3` follows master `i`.
 fn cluster_with_replicas() -> TestCluster {
-    let timeout = NODE_TIMEOUT_MS.to_string();
-    let extra = ["--cluster-node-timeout", &timeout, "--repl-diskless-sync-delay", "0"];
-    let mut c = TestCluster::from_layout_args(&bin(), 3, &extra);
-    let root =
-        tempfile::Builder::new().prefix("slotkv-replicas-").tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..3 {
-        let dir = root.path().join(format!("replica{i}"));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        let node = Node::builder(&bin())
-            .dir(&dir)
-            .port(free_cluster_port())
-            .args(&["--cluster-enabled", "yes"])
-            .args(&extra)
-            .start();
-        let port = c.port(0).to_string();
-        node.conn().ok(&["CLUSTER", "MEET", "127.0.0.1", &port]);
-        let id = node.conn().cmd(&["CLUSTER", "MYID"]).text();
-        c.nodes.push(node);
-        c.ids.push(id);
-    }
-    // Keep the replicas' directories for the test's life.
-    std::mem::forget(root);
-    // Every node lists every other by its real id (a node still in handshake counts in
-    // cluster_known_nodes under a temporary id).
-    let known = |c: &TestCluster| {
-        (0..6).all(|i| {
-            let nodes = c.conn(i).cluster_nodes();
-            c.ids
-                .iter()
-                .all(|id| nodes.iter().any(|n| &n.id == id && !n.flags.iter().any(|f| f == "handshake")))
-        })
-    };
-    if !wait_for(Duration::from_secs(30), || known(&c)) {
-        let views: Vec<String> = (0..6).map(|i| c.conn(i).cmd(&["CLUSTER", "NODES"]).text()).collect();
-        panic!("the replicas did not meet the cluster:\n{}", views.join("\n"));
-    }
-    for i in 0..3 {
-        let master = c.ids[i].clone();
-        c.conn(i + 3).ok(&["CLUSTER", "REPLICATE", &master]);
-    }
-    let synced = |c: &TestCluster| {
-        (3..6).all(|i| {
-            let info = c.conn(i).cmd(&["INFO", "replication"]).text();
-            info.contains("master_link_status:up")
-        })
-    };
-    assert!(wait_for(Duration::from_secs(20), || synced(&c)), "the replicas did not sync");
-    c.wait_ok(Duration::from_secs(20));
-    c
-}
-
-/// The role node `via` gives node `i`: `master` or `slave`.
-fn role(c: &TestCluster, via: usize, i: usize) -> String {
-    let id = &c.ids[i];
-    c.conn(via)
-        .cluster_nodes()
-        .into_iter()
-        .find(|l| &l.id == id)
-        .map(|l| if l.flags.iter().any(|f| f == "slave") { "slave".into() } else { "master".into() })
-        .unwrap_or_default()
+    slotkv_tests::cluster_replicas::cluster_with_replicas(&bin(), NODE_TIMEOUT_MS)
 }
 
 #[test]

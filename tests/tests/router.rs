@@ -1,10 +1,14 @@
 //! slotkv-router end to end: a 3-node cluster from a layout, a router in front of it, and plain RESP
 //! connections to both. Forwarded replies are compared byte for byte with what the owning node answers
-//! directly, in RESP2 and RESP3.
+//! directly, in RESP2 and RESP3. With replicas: reads served by them when asked (`--read-from`), and
+//! plain clients writing through the router while a master is killed carry on once its replica takes over.
 
+use slotkv_tests::cluster_replicas::{cluster_with_replicas, role};
 use slotkv_tests::router::RouterProc;
-use slotkv_tests::{encode, show, Conn, Reply, TestCluster};
-use std::time::Duration;
+use slotkv_tests::{cluster_bin, encode, show, wait_for, Conn, Reply, TestCluster};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 fn cluster_and_router(extra: &[&str]) -> (TestCluster, RouterProc) {
     let cluster = TestCluster::from_layout(3);
@@ -333,4 +337,120 @@ fn auth_limits_and_graceful_shutdown() {
     assert!(closed);
     let status = router.terminate().expect("the router exits after SIGTERM");
     assert!(status.success(), "{status:?}");
+}
+
+/// `calls=` of `cmdstat_<name>` in `INFO commandstats` of node `i` (0 when never called).
+fn calls(cluster: &TestCluster, i: usize, name: &str) -> u64 {
+    let info = cluster.conn(i).cmd(&["INFO", "commandstats"]).text();
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn read_from_replicas_when_asked() {
+    let cluster = cluster_with_replicas(&cluster_bin(), 2000);
+    let router = RouterProc::start(&[cluster.addr(0)], &["--read-from", "prefer-replica"]);
+    let mut r = router.conn();
+    let info = r.cmd(&["INFO", "router"]).text();
+    assert!(info.contains("router_replicas:3"), "{info}");
+    let keys: Vec<String> = (0..300).map(|n| format!("rr:{n}")).collect();
+    for k in &keys {
+        r.ok(&["SET", k, k]);
+    }
+    // Replication is asynchronous: read (MGET split per slot, to the replicas) until all arrived.
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(keys.iter().cloned());
+    let want = Reply::Array(keys.iter().map(|k| Reply::Bulk(k.clone().into_bytes())).collect());
+    assert!(wait_for(Duration::from_secs(10), || r.cmd(&mget) == want), "the replicas did not catch up");
+    for k in &keys {
+        assert_eq!(r.bulk(&["GET", k]), Some(k.clone().into_bytes()));
+    }
+    // Writes still go to the primaries, through the same router.
+    r.ok(&["SET", "rr:after", "x"]);
+    for i in 0..3 {
+        assert_eq!(calls(&cluster, i, "get") + calls(&cluster, i, "mget"), 0, "master {i} served no read");
+        assert!(calls(&cluster, i, "set") > 50, "master {i} served the writes");
+        assert!(calls(&cluster, i + 3, "get") > 50, "replica {} served the reads", i + 3);
+    }
+}
+
+#[test]
+fn a_killed_master_is_replaced_and_plain_clients_of_the_router_carry_on() {
+    let mut cluster = cluster_with_replicas(&cluster_bin(), 2000);
+    let seeds: Vec<String> = (0..3).map(|i| cluster.addr(i)).collect();
+    let router = RouterProc::start(&seeds, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    // Plain RESP clients writing one command at a time (as redis-cli or a web app would).
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let (stop, ok, errors, port) =
+                (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&errors), router.port);
+            std::thread::spawn(move || {
+                let mut conn = Conn::connect(port);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    match conn.try_cmd(&["SET", &format!("rf:{t}:{n}"), &n.to_string()]) {
+                        Ok(Reply::Simple(_)) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => errors
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((Instant::now(), format!("{other:?}"))),
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    assert!(wait_for(Duration::from_secs(10), || ok.load(Ordering::Relaxed) > 1000), "no writes");
+    let killed = Instant::now();
+    cluster.nodes[0].kill9();
+    assert!(
+        wait_for(Duration::from_secs(10), || role(&cluster, 1, 3) == "master"),
+        "the replica was not promoted"
+    );
+    let promoted = killed.elapsed();
+    let before = ok.load(Ordering::Relaxed);
+    let resumed = wait_for(Duration::from_secs(10), || ok.load(Ordering::Relaxed) > before + 1000);
+    let resumed_after = killed.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let errors = std::mem::take(&mut *errors.lock().unwrap_or_else(|p| p.into_inner()));
+    eprintln!(
+        "promoted {promoted:?} after the kill; 1000 more writes {resumed_after:?} after it; {} writes ok, {} errors",
+        ok.load(Ordering::Relaxed),
+        errors.len()
+    );
+    assert!(resumed, "the workload did not resume");
+    assert!(errors.is_empty(), "{} errors, first: {:?}", errors.len(), errors.first());
+    // The router now sends the dead master's slots to the promoted replica.
+    let info = router.conn().cmd(&["INFO", "router"]).text();
+    assert!(info.contains(&cluster.addr(3)), "{info}");
+}
+
+#[test]
+fn reads_from_a_dead_replica_fall_back_to_the_master() {
+    let mut cluster = cluster_with_replicas(&cluster_bin(), 2000);
+    let router = RouterProc::start(&[cluster.addr(0)], &["--read-from", "prefer-replica"]);
+    let key = cluster.key_on(0, "fb:");
+    let mut r = router.conn();
+    r.ok(&["SET", &key, "v"]);
+    assert!(wait_for(Duration::from_secs(5), || r.bulk(&["GET", &key]) == Some(b"v".to_vec())));
+    let before = calls(&cluster, 0, "get");
+    cluster.nodes[3].kill9();
+    let killed = Instant::now();
+    while killed.elapsed() < Duration::from_millis(3500) {
+        assert_eq!(r.cmd(&["GET", &key]), Reply::Bulk(b"v".to_vec()));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(calls(&cluster, 0, "get") > before + 50, "the master served the reads");
 }

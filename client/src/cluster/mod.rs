@@ -14,6 +14,13 @@
 //!   importing node once; `TRYAGAIN`, `CLUSTERDOWN`, `LOADING` and lost connections back off, refresh
 //!   (coalesced: tasks failing together share one refresh) and retry, within the retry budget and the
 //!   command's timeout. The map is also refreshed periodically, so added and removed nodes are noticed.
+//! - A lost node (a connection that breaks or cannot be made) is retried until the command's timeout,
+//!   not counted against the retry budget: each retry refreshes the map first, so when a replica takes
+//!   over a dead primary within the timeout (failover), the caller sees only a slower reply.
+//! - Replicas: the map keeps each slot range's replicas too. With [`ReadFrom::PreferReplica`] or
+//!   [`ReadFrom::AnyNode`], read-only commands (flag `READONLY` in the command table) go to a replica on a
+//!   connection that said `READONLY` (every connection does, once, when made); a replica that cannot be
+//!   reached is skipped for a while and the primary serves. Writes always go to the primary.
 //! - Blocking commands (`BLPOP`...) run on connections of their own, so that they never hold up the shared
 //!   one; their wait is not bounded by the timeout (their own timeout argument bounds it).
 //! - A command that failed on a lost connection is retried, so a write may run twice if the connection
@@ -37,11 +44,27 @@ use policy::{next_step, Step};
 use slotkv_proto::frame::Frame;
 use slotkv_proto::slot::key_slot;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::time::Instant;
-use topology::SlotMap;
+use topology::{Shard, SlotMap};
+
+/// Which nodes serve read-only commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The primary serves everything (default): reads see every acknowledged write.
+    #[default]
+    Primary,
+    /// A replica of the slot's primary serves reads (round robin over the replicas that are up); the
+    /// primary serves them when none is. Replication is asynchronous: a read may miss a recent write.
+    PreferReplica,
+    /// Reads spread over the primary and its replicas, round robin.
+    AnyNode,
+}
+
+/// How long a replica that could not be reached is left out of reads (the primary serves them).
+const REPLICA_PAUSE: Duration = Duration::from_secs(2);
 
 /// How a [`ClusterClient`] behaves. Every field has a default ([`ClusterOptions::default`]).
 #[derive(Debug, Clone)]
@@ -64,6 +87,9 @@ pub struct ClusterOptions {
     /// How long a `MOVED` waits before it refreshes the map, so that a burst costs one refresh
     /// (default 100 ms).
     pub refresh_debounce: Duration,
+    /// Which nodes serve read-only commands (default [`ReadFrom::Primary`]). Anything else also makes
+    /// every connection send `READONLY` when made.
+    pub read_from: ReadFrom,
 }
 
 impl Default for ClusterOptions {
@@ -77,6 +103,7 @@ impl Default for ClusterOptions {
             connect_timeout: Duration::from_secs(1),
             refresh_interval: Some(Duration::from_secs(30)),
             refresh_debounce: Duration::from_millis(100),
+            read_from: ReadFrom::Primary,
         }
     }
 }
@@ -125,6 +152,12 @@ impl ClusterBuilder {
         self
     }
 
+    /// Which nodes serve read-only commands: replicas only when asked ([`ReadFrom`]).
+    pub fn read_from(mut self, read_from: ReadFrom) -> ClusterBuilder {
+        self.options.read_from = read_from;
+        self
+    }
+
     /// How connections are made (TCP unless a test plugs in [`crate::mock::MockCluster`]).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> ClusterBuilder {
         self.transport = transport;
@@ -132,7 +165,10 @@ impl ClusterBuilder {
     }
 
     /// Learns the slot map from the first seed that answers, and starts the periodic refresh.
-    pub async fn build(self) -> Result<ClusterClient> {
+    pub async fn build(mut self) -> Result<ClusterClient> {
+        if self.options.read_from != ReadFrom::Primary {
+            self.options.connect.readonly = true;
+        }
         let client = ClusterClient {
             inner: Arc::new(Inner {
                 seeds: self.seeds,
@@ -142,6 +178,7 @@ impl ClusterBuilder {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 refreshes: AtomicU64::new(0),
                 refresh_scheduled: AtomicBool::new(false),
+                next_read: AtomicUsize::new(0),
             }),
         };
         client.refresh().await?;
@@ -163,8 +200,10 @@ async fn refresh_periodically(inner: Weak<Inner>, every: Duration) {
 
 #[derive(Default)]
 struct State {
-    /// The primary serving each slot, as last learned (empty until the first refresh).
+    /// The shard (primary and replicas) serving each slot, as last learned (empty until the first refresh).
     slots: SlotMap,
+    /// Replicas that could not be reached, and until when reads leave them out.
+    paused: HashMap<Arc<str>, Instant>,
     /// The shared, multiplexed connection to each node.
     conns: HashMap<Arc<str>, Connection>,
     /// Idle connections for blocking commands, per node.
@@ -182,6 +221,8 @@ struct Inner {
     refreshes: AtomicU64,
     /// A debounced refresh is on its way.
     refresh_scheduled: AtomicBool,
+    /// Round robin over the nodes that may serve a read.
+    next_read: AtomicUsize,
 }
 
 /// A cheap handle to the cluster: clone it into every task.
@@ -221,6 +262,19 @@ pub(crate) fn slot_of(c: &Cmd) -> Option<usize> {
 fn is_blocking(c: &Cmd) -> bool {
     let spec = c.args().first().and_then(|name| slotkv_proto::lookup(name));
     spec.is_some_and(|s| s.has(slotkv_proto::command::flags::BLOCKING))
+}
+
+/// Whether a replica may serve `c`: a read-only command (the command table's `READONLY` flag, of the
+/// subcommand for containers such as `OBJECT`) that does not block.
+pub(crate) fn is_read_only(c: &Cmd) -> bool {
+    use slotkv_proto::command::flags;
+    let args = c.args();
+    let Some(spec) = args.first().and_then(|name| slotkv_proto::lookup(name)) else { return false };
+    let spec = match args.get(1) {
+        Some(sub) if spec.has(flags::CONTAINER) => slotkv_proto::lookup_sub(spec, sub).unwrap_or(spec),
+        _ => spec,
+    };
+    spec.has(flags::READONLY) && !spec.has(flags::BLOCKING)
 }
 
 impl ClusterClient {
@@ -283,13 +337,20 @@ impl ClusterClient {
     pub fn primaries(&self) -> Vec<String> {
         let state = self.state();
         let mut out: Vec<String> = Vec::new();
-        for addr in state.slots.iter().flatten() {
-            if out.last().is_none_or(|a| a.as_str() != &**addr) && !out.iter().any(|a| a.as_str() == &**addr)
-            {
+        for shard in state.slots.iter().flatten() {
+            let addr = &*shard.primary;
+            if out.last().is_none_or(|a| a.as_str() != addr) && !out.iter().any(|a| a.as_str() == addr) {
                 out.push(addr.to_string());
             }
         }
         out
+    }
+
+    /// The replicas of the primary serving `slot` that were up at the last refresh, as last learned.
+    pub fn slot_replicas(&self, slot: u16) -> Vec<String> {
+        let state = self.state();
+        let shard = state.slots.get(usize::from(slot)).cloned().flatten();
+        shard.map(|s| s.replicas.iter().map(|r| r.to_string()).collect()).unwrap_or_default()
     }
 
     /// Reads the slot map again now, unless a refresh finished while this call waited for another one.
@@ -375,17 +436,63 @@ impl ClusterClient {
 
     fn install(&self, map: SlotMap) {
         let mut state = self.state();
-        let serving = |addr: &Arc<str>| map.iter().flatten().any(|a| a == addr);
-        state.conns.retain(|addr, _| serving(addr));
-        state.idle.retain(|addr, _| serving(addr));
+        let mut known: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
+        let mut last: Option<&Arc<Shard>> = None;
+        for shard in map.iter().flatten() {
+            // Slots of one range share their shard: look at each once.
+            if last.is_some_and(|l| Arc::ptr_eq(l, shard)) {
+                continue;
+            }
+            last = Some(shard);
+            known.insert(Arc::clone(&shard.primary));
+            known.extend(shard.replicas.iter().cloned());
+        }
+        state.conns.retain(|addr, _| known.contains(addr));
+        state.idle.retain(|addr, _| known.contains(addr));
         state.slots = map;
     }
 
     fn owner(&self, slot: Option<usize>) -> Option<Arc<str>> {
         let state = self.state();
         match slot {
-            Some(s) => state.slots.get(s).cloned().flatten(),
-            None => state.slots.iter().flatten().next().cloned(),
+            Some(s) => state.slots.get(s).cloned().flatten().map(|shard| Arc::clone(&shard.primary)),
+            None => state.slots.iter().flatten().next().map(|shard| Arc::clone(&shard.primary)),
+        }
+    }
+
+    /// Where `c` goes: the slot's primary, or for a read with [`ReadFrom`] other than `Primary`, one of
+    /// its replicas that is not paused (round robin; the primary when none is left).
+    fn target(&self, slot: Option<usize>, c: &Cmd) -> Option<Arc<str>> {
+        let read_from = self.inner.options.read_from;
+        if read_from == ReadFrom::Primary || slot.is_none() || !is_read_only(c) {
+            return self.owner(slot);
+        }
+        let mut state = self.state();
+        let shard = state.slots.get(slot.unwrap_or(0)).cloned().flatten()?;
+        if shard.replicas.is_empty() {
+            return Some(Arc::clone(&shard.primary));
+        }
+        let now = Instant::now();
+        state.paused.retain(|_, until| *until > now);
+        let mut up: Vec<&Arc<str>> =
+            shard.replicas.iter().filter(|r| !state.paused.contains_key(*r)).collect();
+        if read_from == ReadFrom::AnyNode || up.is_empty() {
+            up.push(&shard.primary);
+        }
+        let n = self.inner.next_read.fetch_add(1, Ordering::Relaxed);
+        up.get(n % up.len()).map(|a| Arc::clone(a))
+    }
+
+    /// A read at `addr` failed for want of a connection: if `addr` is a replica, reads leave it out for
+    /// a while.
+    fn pause_replica(&self, addr: &Arc<str>) {
+        if self.inner.options.read_from == ReadFrom::Primary {
+            return;
+        }
+        let mut state = self.state();
+        let is_replica = state.slots.iter().flatten().any(|s| s.replicas.contains(addr));
+        if is_replica {
+            state.paused.insert(Arc::clone(addr), Instant::now() + REPLICA_PAUSE);
         }
     }
 
@@ -396,7 +503,10 @@ impl ClusterClient {
 
     fn learn_owner(&self, slot: usize, addr: &str) {
         if let Some(s) = self.state().slots.get_mut(slot) {
-            *s = Some(Arc::from(addr));
+            // The replicas are not known until the refresh: reads go to the new primary meanwhile.
+            if s.as_ref().is_none_or(|shard| &*shard.primary != addr) {
+                *s = Some(Shard::primary(addr));
+            }
         }
         self.schedule_refresh();
     }
@@ -455,18 +565,28 @@ impl ClusterClient {
     async fn send_by(&self, c: &Cmd, deadline: Instant) -> Result<Frame> {
         let slot = slot_of(c);
         let blocking = is_blocking(c);
-        let mut addr = self.owner(slot);
+        let mut addr = self.target(slot, c);
         let mut asking = false;
         let mut wait = self.inner.options.backoff;
-        let mut result = Err(Error::Io("no attempt".into()));
-        for _ in 0..=self.inner.options.retries {
+        // Redirects and server-side transient errors count against the budget; lost nodes only against
+        // the deadline (every retry waits, so the loop ends by then).
+        let mut budget = self.inner.options.retries;
+        loop {
             let seen = self.inner.refreshes.load(Ordering::Acquire);
-            result = match &addr {
+            let result = match &addr {
                 Some(target) => self.attempt(target, c, asking, blocking, deadline).await,
                 None => Err(Error::Io(format!("no node known to serve slot {}", slot.unwrap_or(0)))),
             };
             asking = false;
-            match next_step(&result) {
+            let step = next_step(&result);
+            let lost_node = matches!(result, Err(Error::Io(_)));
+            if step == Step::Done || (!lost_node && budget == 0) {
+                return result;
+            }
+            if !lost_node {
+                budget -= 1;
+            }
+            match step {
                 Step::Done => return result,
                 Step::Moved { slot, addr: to } => {
                     self.learn_owner(slot, &to);
@@ -477,17 +597,19 @@ impl ClusterClient {
                     asking = true;
                 }
                 Step::Retry => {
+                    if let (true, Some(a)) = (lost_node, &addr) {
+                        self.pause_replica(a);
+                    }
                     if Instant::now() + wait >= deadline {
                         return result;
                     }
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(self.inner.options.max_backoff);
                     let _ = self.refresh_after(seen).await;
-                    addr = self.owner(slot);
+                    addr = self.target(slot, c);
                 }
             }
         }
-        result
     }
 
     /// [`ClusterClient::send`] with the reply converted. `MGET`, `MSET`, `DEL`, `UNLINK`, `EXISTS` and
@@ -528,7 +650,7 @@ impl ClusterClient {
         let mut groups: HashMap<Option<Arc<str>>, Vec<usize>> = HashMap::new();
         for (i, c) in cmds.iter().enumerate() {
             let alone = is_blocking(c) || split::split(c).is_some();
-            let addr = if alone { None } else { self.owner(slot_of(c)) };
+            let addr = if alone { None } else { self.target(slot_of(c), c) };
             groups.entry(addr).or_default().push(i);
         }
         // All on one node (the common case): sent from this task, no copies.

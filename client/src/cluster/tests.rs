@@ -348,3 +348,154 @@ async fn the_periodic_refresh_finds_added_and_removed_nodes() {
     c.query::<Option<String>>(&get(&k)).await.unwrap();
     assert_eq!((gets(&mock, A), gets(&mock, C)), (0, 1), "the new node, no MOVED on the way");
 }
+
+/// The three-node mock with one replica per primary: `A` is followed by `A2`...
+const A2: &str = "10.0.1.1:7000";
+const B2: &str = "10.0.1.2:7000";
+const C2: &str = "10.0.1.3:7000";
+
+fn with_replicas() -> MockCluster {
+    let mock = MockCluster::new(&[A, B, C]);
+    for (p, r) in [(A, A2), (B, B2), (C, C2)] {
+        mock.add_replica(p, r);
+    }
+    mock
+}
+
+async fn reading_from(mock: &MockCluster, read_from: ReadFrom) -> ClusterClient {
+    client_with(mock, ClusterOptions { read_from, ..ClusterOptions::default() }).await
+}
+
+fn count(mock: &MockCluster, addr: &str, name: &str) -> usize {
+    mock.calls(addr).iter().filter(|c| c.as_str() == name).count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_map_keeps_each_ranges_replicas() {
+    let mock = with_replicas();
+    let c = client(&mock).await;
+    assert_eq!(c.slot_replicas(slot(&key_on(1))), vec![B2]);
+    assert_eq!(c.primaries(), vec![A, B, C], "replicas are not primaries");
+    let old = with_replicas();
+    old.without_shards();
+    let c = client(&old).await;
+    assert_eq!(c.slot_replicas(slot(&key_on(2))), vec![C2], "CLUSTER SLOTS lists them too");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reads_go_to_a_replica_after_readonly_and_writes_to_the_primary() {
+    let mock = with_replicas();
+    // By default the primary serves everything and nobody says READONLY.
+    let primary = client(&mock).await;
+    let k = key_on(0);
+    primary.query::<()>(&set(&k, "v")).await.unwrap();
+    assert_eq!(primary.query::<String>(&get(&k)).await.unwrap(), "v");
+    assert_eq!((gets(&mock, A), gets(&mock, A2), mock.count("READONLY")), (1, 0, 0));
+
+    let c = reading_from(&mock, ReadFrom::PreferReplica).await;
+    c.query::<()>(&set(&k, "w")).await.unwrap();
+    assert_eq!(count(&mock, A, "SET"), 2, "writes go to the primary");
+    for _ in 0..3 {
+        assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "w");
+    }
+    // Multi-key reads split per slot go to replicas too; pipelines group reads by replica.
+    let (k1, k2) = (key_on(1), key_on(2));
+    c.query::<()>(&cmd("MSET").arg(k1.as_str()).arg("1").arg(k2.as_str()).arg("2")).await.unwrap();
+    let both: Vec<String> = c.query(&cmd("MGET").arg(k1.as_str()).arg(k2.as_str())).await.unwrap();
+    assert_eq!(both, ["1", "2"]);
+    let replies = c.pipeline::<Option<String>>(&[get(&k), get(&k1), set(&k2, "3")]).await.unwrap();
+    assert_eq!(
+        replies.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(),
+        [Some("w".into()), Some("1".into()), Some("OK".into())]
+    );
+    assert_eq!((gets(&mock, A), gets(&mock, A2)), (1, 4), "reads served by the replica");
+    assert_eq!((count(&mock, B2, "MGET"), count(&mock, C2, "MGET")), (1, 1));
+    assert_eq!((gets(&mock, B2), count(&mock, C, "SET")), (1, 1));
+    // READONLY once per connection, first thing on it.
+    assert_eq!(mock.calls(A2).first().map(String::as_str), Some("READONLY"));
+    assert_eq!(count(&mock, A2, "READONLY"), mock.connects(A2));
+    assert_eq!(mock.connects(A2), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn any_node_spreads_reads_over_the_primary_and_its_replicas() {
+    let mock = with_replicas();
+    let c = reading_from(&mock, ReadFrom::AnyNode).await;
+    let k = key_on(2);
+    c.query::<()>(&set(&k, "v")).await.unwrap();
+    for _ in 0..10 {
+        assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "v");
+    }
+    assert_eq!((gets(&mock, C), gets(&mock, C2)), (5, 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_that_is_down_leaves_reads_to_the_primary_until_it_returns() {
+    let mock = with_replicas();
+    let c = reading_from(&mock, ReadFrom::PreferReplica).await;
+    let k = key_on(1);
+    c.query::<()>(&set(&k, "v")).await.unwrap();
+    assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "v");
+    assert_eq!(gets(&mock, B2), 1);
+    mock.set_down(B2, true);
+    for _ in 0..5 {
+        assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "v", "the primary serves");
+    }
+    assert_eq!(gets(&mock, B), 5);
+    assert_eq!(mock.connects(B2), 1, "a paused replica is not tried again at once");
+    // Back up: after the pause the replica serves again, on a new connection that says READONLY again.
+    mock.set_down(B2, false);
+    tokio::time::sleep(REPLICA_PAUSE + Duration::from_millis(100)).await;
+    assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "v");
+    assert_eq!((gets(&mock, B2), mock.connects(B2), count(&mock, B2, "READONLY")), (2, 2, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn moved_from_a_replica_goes_to_the_primary_and_refreshes_the_map() {
+    let mock = with_replicas();
+    let c = reading_from(&mock, ReadFrom::PreferReplica).await;
+    let k = key_on(0);
+    c.query::<()>(&set(&k, "v")).await.unwrap();
+    // The slot moves to C: A's replica no longer serves it and redirects to C.
+    mock.move_slot(slot(&k), C, false);
+    let before = mock.count("CLUSTER SHARDS");
+    assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "v");
+    assert_eq!((gets(&mock, A2), gets(&mock, C)), (1, 1), "MOVED from the replica, then the primary");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(mock.count("CLUSTER SHARDS") - before, 1, "one refresh");
+    assert_eq!(c.slot_replicas(slot(&k)), vec![C2]);
+    assert_eq!(c.query::<String>(&get(&k)).await.unwrap(), "v");
+    assert_eq!(gets(&mock, C2), 1, "after the refresh, the new primary's replica serves");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failover_within_the_timeout_is_invisible_to_the_caller() {
+    let mock = with_replicas();
+    // More lost-node retries than the budget allows: only the deadline bounds them.
+    let options = ClusterOptions { retries: 2, ..ClusterOptions::default() };
+    let c = client_with(&mock, options).await;
+    let k = key_on(0);
+    c.query::<()>(&set(&k, "1")).await.unwrap();
+    mock.set_down(A, true);
+    let promote = {
+        let mock = mock.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            mock.promote(A2);
+        })
+    };
+    let started = Instant::now();
+    assert_eq!(c.query::<i64>(&cmd("INCR").arg(k.as_str())).await.unwrap(), 2);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(3500) && took < Duration::from_millis(4200), "{took:?}");
+    promote.await.unwrap();
+    assert_eq!(c.slot_owner(slot(&k)).as_deref(), Some(A2));
+    assert!(c.slot_replicas(slot(&k)).is_empty());
+    // A failover that takes longer than the timeout is an error, not a hang.
+    let k1 = key_on(1);
+    mock.set_down(B, true);
+    let started = Instant::now();
+    let e = c.query::<()>(&set(&k1, "x")).await.unwrap_err();
+    assert!(matches!(e, Error::Io(_)), "{e:?}");
+    assert!(started.elapsed() <= ClusterOptions::default().timeout, "{:?}", started.elapsed());
+}

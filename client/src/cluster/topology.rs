@@ -1,22 +1,38 @@
-//! The slot map, read from `CLUSTER SHARDS` (Redis 7, slotkv) or `CLUSTER SLOTS` (older servers): the
-//! primary's address for every slot.
+//! The slot map, read from `CLUSTER SHARDS` (Redis 7, slotkv) or `CLUSTER SLOTS` (older servers): for
+//! every slot, the primary's address and its replicas' (kept per slot range: the slots of one range share
+//! one [`Shard`]).
 
 use crate::error::{Error, Result};
 use slotkv_proto::frame::Frame;
 use slotkv_proto::slot::SLOT_COUNT;
 use std::sync::Arc;
 
-/// The primary serving each slot, `None` where no node does.
-pub(crate) type SlotMap = Vec<Option<Arc<str>>>;
+/// The nodes serving a slot range: the primary, and the replicas that are up (they serve reads after
+/// `READONLY`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub(crate) primary: Arc<str>,
+    pub(crate) replicas: Vec<Arc<str>>,
+}
+
+impl Shard {
+    /// A shard known only by its primary (what a `MOVED` tells).
+    pub(crate) fn primary(addr: &str) -> Arc<Shard> {
+        Arc::new(Shard { primary: Arc::from(addr), replicas: Vec::new() })
+    }
+}
+
+/// The shard serving each slot, `None` where no node does.
+pub(crate) type SlotMap = Vec<Option<Arc<Shard>>>;
 
 fn bad(what: &str) -> Error {
     Error::Protocol(format!("unexpected CLUSTER {what} reply"))
 }
 
-fn assign(map: &mut SlotMap, start: i64, end: i64, addr: &Arc<str>) {
+fn assign(map: &mut SlotMap, start: i64, end: i64, shard: &Arc<Shard>) {
     let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else { return };
     for s in map.get_mut(start..=end.min(SLOT_COUNT - 1)).into_iter().flatten() {
-        *s = Some(Arc::clone(addr));
+        *s = Some(Arc::clone(shard));
     }
 }
 
@@ -50,8 +66,9 @@ fn text(f: &Frame) -> Option<String> {
     }
 }
 
-/// `CLUSTER SHARDS`: per shard its slot ranges and its nodes; the online primary serves the slots. The
-/// address is the node's `endpoint` (what it announces), else its `ip`.
+/// `CLUSTER SHARDS`: per shard its slot ranges and its nodes; the online primary serves the slots, the
+/// online replicas may serve reads. The address is the node's `endpoint` (what it announces), else its
+/// `ip`.
 pub(crate) fn parse_shards(frame: Frame) -> Result<SlotMap> {
     let mut map = vec![None; SLOT_COUNT];
     let Frame::Array(shards) = frame else { return Err(bad("SHARDS")) };
@@ -64,11 +81,11 @@ pub(crate) fn parse_shards(frame: Frame) -> Result<SlotMap> {
                 _ => {}
             }
         }
-        let mut primary = None;
+        let (mut primary, mut replicas) = (None, Vec::new());
         for node in nodes {
             let fields = pairs(node).ok_or_else(|| bad("SHARDS"))?;
             let field = |name: &[u8]| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-            let is_primary = field(b"role").and_then(text).is_some_and(|r| r == "master");
+            let role = field(b"role").and_then(text).unwrap_or_default();
             let online = field(b"health").and_then(text).is_none_or(|h| h == "online");
             let host = field(b"endpoint").and_then(text).filter(|e| !e.is_empty() && e != "?");
             let host = host.or_else(|| field(b"ip").and_then(text));
@@ -76,20 +93,25 @@ pub(crate) fn parse_shards(frame: Frame) -> Result<SlotMap> {
                 Some(Frame::Integer(p)) => Some(*p),
                 _ => None,
             };
-            if let (true, true, Some(host), Some(port)) = (is_primary, online, host, port) {
-                primary = Some(Arc::<str>::from(format!("{host}:{port}").as_str()));
+            let (true, Some(host), Some(port)) = (online, host, port) else { continue };
+            let addr = Arc::<str>::from(format!("{host}:{port}").as_str());
+            match role.as_str() {
+                "master" => primary = Some(addr),
+                "replica" | "slave" => replicas.push(addr),
+                _ => {}
             }
         }
-        let Some(addr) = primary else { continue };
+        let Some(primary) = primary else { continue };
+        let shard = Arc::new(Shard { primary, replicas });
         let mut r = ranges.into_iter();
         while let (Some(Frame::Integer(start)), Some(Frame::Integer(end))) = (r.next(), r.next()) {
-            assign(&mut map, start, end, &addr);
+            assign(&mut map, start, end, &shard);
         }
     }
     Ok(map)
 }
 
-/// `CLUSTER SLOTS`: per range its start, end, and primary (ip, port, ...) first.
+/// `CLUSTER SLOTS`: per range its start, end, its primary (ip, port, ...) and then its replicas.
 pub(crate) fn parse_slots(frame: Frame) -> Result<SlotMap> {
     let mut map = vec![None; SLOT_COUNT];
     let Frame::Array(ranges) = frame else { return Err(bad("SLOTS")) };
@@ -101,19 +123,37 @@ pub(crate) fn parse_slots(frame: Frame) -> Result<SlotMap> {
         else {
             return Err(bad("SLOTS"));
         };
-        let mut node = node.into_iter();
-        let (Some(ip), Some(Frame::Integer(port))) = (node.next().as_ref().and_then(text), node.next())
-        else {
-            return Err(bad("SLOTS"));
-        };
-        assign(&mut map, start, end, &Arc::from(format!("{ip}:{port}").as_str()));
+        let primary = address(node).ok_or_else(|| bad("SLOTS"))?;
+        let replicas = it.filter_map(|n| match n {
+            Frame::Array(n) => address(n),
+            _ => None,
+        });
+        let shard = Arc::new(Shard { primary, replicas: replicas.collect() });
+        assign(&mut map, start, end, &shard);
     }
     Ok(map)
+}
+
+/// `ip:port` of one node of a `CLUSTER SLOTS` range (`[ip, port, id, ...]`).
+fn address(node: Vec<Frame>) -> Option<Arc<str>> {
+    let mut node = node.into_iter();
+    let (Some(ip), Some(Frame::Integer(port))) = (node.next().as_ref().and_then(text), node.next()) else {
+        return None;
+    };
+    Some(Arc::from(format!("{ip}:{port}").as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn primary(map: &SlotMap, slot: usize) -> Option<&str> {
+        map[slot].as_ref().map(|s| &*s.primary)
+    }
+
+    fn replicas(map: &SlotMap, slot: usize) -> Vec<&str> {
+        map[slot].as_ref().map(|s| s.replicas.iter().map(|r| &**r).collect()).unwrap_or_default()
+    }
 
     fn bulk(s: &str) -> Frame {
         Frame::Bulk(s.as_bytes().to_vec())
@@ -142,7 +182,12 @@ mod tests {
             bulk("slots"),
             Frame::Array(vec![Frame::Integer(0), Frame::Integer(9), Frame::Integer(20), Frame::Integer(20)]),
             bulk("nodes"),
-            Frame::Array(vec![node(7001, "replica", "online"), node(7000, "master", "online")]),
+            Frame::Array(vec![
+                node(7001, "replica", "online"),
+                node(7000, "master", "online"),
+                node(7003, "replica", "loading"),
+                node(7004, "replica", "fail"),
+            ]),
         ]);
         let dead = Frame::Array(vec![
             bulk("slots"),
@@ -151,11 +196,13 @@ mod tests {
             Frame::Array(vec![node(7002, "master", "fail")]),
         ]);
         let map = parse_shards(Frame::Array(vec![shard, dead])).unwrap();
-        assert_eq!(map[0].as_deref(), Some("db.example:7000"));
-        assert_eq!(map[9].as_deref(), Some("db.example:7000"));
+        assert_eq!(primary(&map, 0), Some("db.example:7000"));
+        assert_eq!(primary(&map, 9), Some("db.example:7000"));
         assert_eq!(map[10], None);
-        assert_eq!(map[20].as_deref(), Some("db.example:7000"));
+        assert_eq!(primary(&map, 20), Some("db.example:7000"));
         assert_eq!(map[35], None, "a failed primary serves nothing");
+        assert_eq!(replicas(&map, 0), ["db.example:7001"], "only online replicas serve reads");
+        assert!(Arc::ptr_eq(map[0].as_ref().unwrap(), map[20].as_ref().unwrap()), "one shard per range");
     }
 
     #[test]
@@ -171,7 +218,7 @@ mod tests {
             (bulk("nodes"), Frame::Array(vec![node])),
         ]);
         let map = parse_shards(Frame::Array(vec![shard])).unwrap();
-        assert_eq!(map[5].as_deref(), Some("127.0.0.1:7000"), "an unknown endpoint falls back to the ip");
+        assert_eq!(primary(&map, 5), Some("127.0.0.1:7000"), "an unknown endpoint falls back to the ip");
         assert!(parse_shards(Frame::Integer(3)).is_err());
     }
 
@@ -181,9 +228,16 @@ mod tests {
             Frame::Integer(0),
             Frame::Integer(16383),
             Frame::Array(vec![bulk("127.0.0.1"), Frame::Integer(7000), bulk("id")]),
+            Frame::Array(vec![bulk("127.0.0.1"), Frame::Integer(7003), bulk("id3")]),
+            Frame::Array(vec![bulk("127.0.0.1"), Frame::Integer(7004), bulk("id4")]),
         ]);
         let map = parse_slots(Frame::Array(vec![range])).unwrap();
-        assert!(map.iter().all(|a| a.as_deref() == Some("127.0.0.1:7000")));
+        assert!((0..SLOT_COUNT).all(|s| primary(&map, s) == Some("127.0.0.1:7000")));
+        assert_eq!(
+            replicas(&map, 16383),
+            ["127.0.0.1:7003", "127.0.0.1:7004"],
+            "replicas follow the primary"
+        );
         assert!(parse_slots(Frame::Array(vec![Frame::Integer(1)])).is_err());
     }
 }
