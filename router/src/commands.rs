@@ -128,6 +128,16 @@ impl Session {
                     self.out.extend_from_slice(&r);
                 }
             }
+            // Scripts are cached per node: loading or flushing goes to every node (as the smart client
+            // does), so that EVALSHA finds the script wherever its keys live.
+            C::Script if argv.get(1).is_some_and(|s| eq(s, "load") || eq(s, "flush")) => {
+                let replies = self.fan_out(argv).await;
+                self.merge_first_error(&replies);
+            }
+            C::Script if argv.get(1).is_some_and(|s| eq(s, "exists")) => {
+                let replies = self.fan_out(argv).await;
+                self.merge_all_exist(&replies);
+            }
             _ if spec.has(slotkv_proto::command::flags::BLOCKING) => self.blocking(spec, argv, stream).await,
             _ => {
                 let r = self.call_node(0, argv).await;
@@ -687,6 +697,24 @@ impl Session {
         match replies.iter().find(|r| resp::is_error(r)).or(replies.first()) {
             Some(r) => self.out.extend_from_slice(r),
             None => self.err("CLUSTERDOWN The cluster is down"),
+        }
+    }
+
+    /// `SCRIPT EXISTS` of every node: 1 where every node has the script.
+    fn merge_all_exist(&mut self, replies: &[Vec<u8>]) {
+        if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
+            let e = e.clone();
+            return self.out.extend_from_slice(&e);
+        }
+        let per_node: Vec<Vec<i64>> = replies
+            .iter()
+            .map(|r| resp::items(r).unwrap_or_default().into_iter().filter_map(resp::int).collect())
+            .collect();
+        let n = per_node.first().map_or(0, Vec::len);
+        resp::header(&mut self.out, b'*', n);
+        for i in 0..n {
+            let all = per_node.iter().all(|v| v.get(i) == Some(&1));
+            resp::write_int(&mut self.out, i64::from(all));
         }
     }
 

@@ -333,6 +333,14 @@ fn route(spec: &CommandSpec, argv: &[&[u8]]) -> Route {
         | C::BgSave
         | C::BgRewriteAof
         | C::SlotKv => return Route::Local,
+        // Loading, flushing and asking about scripts concerns every node's cache.
+        C::Script
+            if argv.get(1).is_some_and(|s| {
+                ["load", "flush", "exists"].iter().any(|w| s.eq_ignore_ascii_case(w.as_bytes()))
+            }) =>
+        {
+            return Route::Local
+        }
         _ => {}
     }
     if spec.has(flags::BLOCKING) {

@@ -209,6 +209,23 @@ def test_command_families(r):
     assert r.delete("z", "h", "n", "nope") == 3
 
 
+def test_lock_and_scripts_through_the_router(r):
+    """redis-py's Lock (Lua scripts by EVALSHA, loaded on first use) on keys of every node."""
+    for name in ("lock:a", "lock:b", "lock:c", "lock:d", "lock:e", "lock:f"):
+        lock = r.lock(name, timeout=10, blocking=False)
+        assert lock.acquire()
+        assert not r.lock(name, timeout=10, blocking=False).acquire()
+        assert lock.extend(20)
+        assert 25 <= r.ttl(name) <= 30
+        assert lock.reacquire()
+        lock.release()
+        assert r.get(name) is None
+    # SCRIPT LOAD through the router reaches every node: EVALSHA works whatever node owns the key.
+    sha = r.script_load("return redis.call('INCR', KEYS[1])")
+    assert [r.evalsha(sha, 1, f"counter:{i}") for i in range(20)] == [1] * 20
+    assert r.script_exists(sha) == [True]
+
+
 def test_pipeline_of_10000_mixed_commands(r):
     p = r.pipeline(transaction=False)
     for i in range(2500):

@@ -454,3 +454,28 @@ fn reads_from_a_dead_replica_fall_back_to_the_master() {
     }
     assert!(calls(&cluster, 0, "get") > before + 50, "the master served the reads");
 }
+
+#[test]
+fn script_load_reaches_every_node_so_evalsha_works_on_any_slot() {
+    let (cluster, router) = cluster_and_router(&[]);
+    let mut r = router.conn();
+    let script = "return redis.call('INCR', KEYS[1])";
+    let sha = r.bulk(&["SCRIPT", "LOAD", script]).unwrap_or_default();
+    assert_eq!(sha.len(), 40);
+    let sha = String::from_utf8_lossy(&sha).into_owned();
+    for i in 0..3 {
+        assert_eq!(
+            cluster.conn(i).cmd(&["SCRIPT", "EXISTS", &sha]),
+            Reply::Array(vec![Reply::Int(1)]),
+            "node {i}"
+        );
+        let key = cluster.key_on(i, "evalsha:");
+        assert_eq!(r.int(&["EVALSHA", &sha, "1", &key]), 1, "a key on node {i}");
+    }
+    assert_eq!(r.cmd(&["SCRIPT", "EXISTS", &sha, "0000"]), Reply::Array(vec![Reply::Int(1), Reply::Int(0)]));
+    // A script only one node has does not exist for the cluster.
+    cluster.conn(1).ok(&["SCRIPT", "FLUSH"]);
+    assert_eq!(r.cmd(&["SCRIPT", "EXISTS", &sha]), Reply::Array(vec![Reply::Int(0)]));
+    r.ok(&["SCRIPT", "FLUSH"]);
+    assert_eq!(cluster.conn(0).cmd(&["SCRIPT", "EXISTS", &sha]), Reply::Array(vec![Reply::Int(0)]));
+}
