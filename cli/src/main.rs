@@ -172,6 +172,17 @@ enum Command {
         #[command(flatten)]
         moves: MoveArgs,
     },
+    /// Make a replica the master of its shard (CLUSTER FAILOVER), and wait until it is.
+    Failover {
+        #[arg(value_name = "REPLICA")]
+        replica: String,
+        /// Do not wait for the master to hand over (it is down or unreachable).
+        #[arg(long, conflicts_with = "takeover")]
+        force: bool,
+        /// Do not ask the other masters either (a majority of them is down).
+        #[arg(long)]
+        takeover: bool,
+    },
     /// The hash slot of a key.
     Keyslot { key: String },
     /// Per node: slots, keys; and the totals.
@@ -228,6 +239,10 @@ async fn run(cli: Cli) -> Res<()> {
         Command::DelNode { node, shutdown, yes, moves } => {
             let via = a.clone().or_else(|| node::resolve(&node).ok());
             reshard::del_node(&out, &entry(a, via, c)?, &node, shutdown, yes, moves.options()).await
+        }
+        Command::Failover { replica, force, takeover } => {
+            let option = if force { Some("FORCE") } else { takeover.then_some("TAKEOVER") };
+            replicas::failover(&out, &replica, option).await
         }
         Command::Keyslot { key } => misc::keyslot(&out, &key),
         Command::Info { addr } => misc::info(&out, &entry(a, addr, c)?).await,

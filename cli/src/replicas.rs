@@ -230,6 +230,51 @@ async fn everyone_sees(pairs: &[(String, String)], all: &[String]) -> Result<(),
     Ok(())
 }
 
+/// How long a `failover` may take (a planned one waits for the replica to catch up first).
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `slotkv failover REPLICA [--force|--takeover]`: `CLUSTER FAILOVER` on the replica, then waits until
+/// it is a master with its old master's slots.
+pub async fn failover(out: &Out, addr: &str, option: Option<&str>) -> Res<()> {
+    let addr = crate::node::resolve(addr)?;
+    let v = view_of(&addr, None).await?;
+    let Some(master) = v.me.master_of().map(str::to_string) else {
+        return usage!("{addr} is a master: run failover on one of its replicas");
+    };
+    let old = v.lines.iter().find(|l| l.id == master);
+    let old_addr = old.map_or_else(|| short(&master).to_string(), |l| l.addr.clone());
+    let slots = old.map(NodeLine::slots).unwrap_or_default();
+    let mut c = slotkv_client::cmd("CLUSTER").arg("FAILOVER");
+    if let Some(o) = option {
+        c = c.arg(o);
+    }
+    v.conn.q::<()>(&c).await?;
+    let spinner = out.spinner(&format!("{addr} is taking over from {old_addr}"));
+    let until = Instant::now() + FAILOVER_DEADLINE;
+    let now = loop {
+        let now = view_of(&addr, None).await?;
+        let role = now.repl.get("role").map(String::as_str);
+        if now.me.master_of().is_none() && role == Some("master") && now.me.slots() == slots {
+            break now;
+        }
+        if Instant::now() >= until {
+            spinner.finish_and_clear();
+            return problem!(
+                "{addr} is not a master with {old_addr}'s slots after {}s (role:{}); with the master down, try --force",
+                FAILOVER_DEADLINE.as_secs(),
+                role.unwrap_or("?")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    spinner.finish_and_clear();
+    let ranges = crate::view::ranges_text(&now.me.slots());
+    out.line(format!("[OK] {addr} ({}) is the master of slots {ranges}; {old_addr} was", short(&now.me.id)));
+    out.doc(&serde_json::json!({"ok": true, "addr": addr, "id": now.me.id, "slots": ranges,
+        "old_master": master, "old_master_addr": old_addr}));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
