@@ -127,10 +127,10 @@ pub fn findings(c: &Cluster) -> Vec<Finding> {
             format!("nodes disagree about the slots: {} differ from the others", odd.join(", ")),
         ));
     }
-    let members: Vec<usize> = c.views.values().map(|v| v.lines.len()).collect();
-    if members.iter().any(|&n| n != c.known.len()) {
+    let members: Vec<usize> = c.views.values().map(|v| v.members()).collect();
+    if members.iter().any(|&n| Some(&n) != members.first()) {
         let detail: Vec<String> =
-            c.views.values().map(|v| format!("{} knows {}", v.conn.addr, v.lines.len())).collect();
+            c.views.values().map(|v| format!("{} knows {}", v.conn.addr, v.members())).collect();
         out.push(finding(
             "membership",
             format!("nodes know different numbers of nodes: {}", detail.join(", ")),

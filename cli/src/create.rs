@@ -50,7 +50,7 @@ async fn fresh(addr: &str) -> Res<(Node, String)> {
     Ok((node, me.id.clone()))
 }
 
-/// Waits until every node says `cluster_state:ok`, knows `n` nodes and all of them agree on the slots.
+/// Waits until every node says `cluster_state:ok`, knows `n` nodes (not counting failed ones) and all of them agree on the slots.
 pub async fn wait_joined(addrs: &[String], n: usize, out: &Out, deadline: Duration) -> Res<()> {
     let spinner = out.spinner("waiting for the nodes to agree");
     let until = Instant::now() + deadline;
@@ -78,7 +78,7 @@ async fn joined(addrs: &[String], n: usize) -> Result<(), String> {
         if state != "ok" {
             return Err(format!("{a} says cluster_state:{state}"));
         }
-        let known = v.lines.len();
+        let known = v.members();
         if known != n {
             return Err(format!("{a} knows {known} of {n} nodes"));
         }
@@ -204,7 +204,8 @@ pub async fn add_node(out: &Out, new: &str, existing: &str, replica_of: Option<&
     meet(&node, &existing, Some(entry.me.bus_port)).await?;
     let mut addrs: Vec<String> = cluster.views.values().map(|v| v.conn.addr.clone()).collect();
     addrs.push(new.clone());
-    wait_joined(&addrs, cluster.known.len() + 1, out, JOIN_DEADLINE).await?;
+    let members = entry.members();
+    wait_joined(&addrs, members + 1, out, JOIN_DEADLINE).await?;
     match &master {
         Some((mid, maddr)) => {
             node.q::<()>(&cmd("CLUSTER").arg("REPLICATE").arg(mid)).await?;

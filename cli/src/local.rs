@@ -190,7 +190,7 @@ pub async fn up(out: &Out, cfg: &Loaded) -> Res<()> {
                 }
             }
         }
-        let known = view_of(addrs.first().map(String::as_str).unwrap_or_default(), None).await?.lines.len();
+        let known = view_of(addrs.first().map(String::as_str).unwrap_or_default(), None).await?.members();
         create::wait_joined(&addrs, known, out, create::JOIN_DEADLINE).await?;
     }
     // Restarted replicas resync with their masters (a partial sync when the backlog allows).

@@ -168,6 +168,12 @@ impl NodeView {
         owners
     }
 
+    /// The nodes it knows, not counting those it flags failing: a node that joins after a node failed
+    /// never learns of the failed one (its handshake with it fails), as in Redis.
+    pub fn members(&self) -> usize {
+        self.lines.iter().filter(|l| !l.has_flag("fail") && !l.has_flag("fail?")).count()
+    }
+
     /// The slot assignment as one comparable text (sorted `id:ranges` of the nodes with slots).
     pub fn signature(&self) -> String {
         let mut parts: Vec<String> = self
