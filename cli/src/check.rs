@@ -5,7 +5,7 @@ use crate::error::{Failure, Res};
 use crate::mover::{Move, MoveOptions, Mover};
 use crate::node::{all_ok, Node};
 use crate::output::Out;
-use crate::view::{ranges_text, short, to_ranges, Cluster, OpenSlot};
+use crate::view::{ranges_text, short, to_ranges, Cluster, NodeLine, OpenSlot};
 use serde_json::json;
 use slotkv_client::{cmd, Cmd, FromReply};
 use slotkv_proto::slot::SLOT_COUNT;
@@ -17,26 +17,63 @@ use std::time::{Duration, Instant};
 pub struct Finding {
     pub kind: &'static str,
     pub detail: String,
+    /// Worth knowing, but every slot is still served (a replica down, a master without replica):
+    /// `check` still exits 0.
+    pub warning: bool,
 }
 
 fn finding(kind: &'static str, detail: String) -> Finding {
-    Finding { kind, detail }
+    Finding { kind, detail, warning: false }
+}
+
+pub fn warning(kind: &'static str, detail: String) -> Finding {
+    Finding { kind, detail, warning: true }
+}
+
+/// The findings that are problems (not warnings).
+pub fn problems(found: &[Finding]) -> Vec<&Finding> {
+    found.iter().filter(|f| !f.warning).collect()
+}
+
+fn to_json(found: &[&Finding]) -> Vec<serde_json::Value> {
+    found.iter().map(|f| json!({"kind": f.kind, "detail": f.detail})).collect()
 }
 
 /// Everything `check` looks at, from the gathered views.
 pub fn findings(c: &Cluster) -> Vec<Finding> {
     let name = |id: &str| c.known.get(id).map_or_else(|| short(id).to_string(), |l| l.addr.clone());
     let mut out = Vec::new();
+    // A node down that serves no slot (a replica, or a master whose replica took over) is a warning.
+    let serves = |id: &str| c.known.get(id).is_some_and(|l| !l.ranges.is_empty());
     for (id, why) in &c.unreachable {
-        out.push(finding("unreachable", format!("{} ({}) does not answer: {why}", name(id), short(id))));
+        let slots = c.known.get(id).map_or(0, NodeLine::slot_count);
+        out.push(if slots > 0 {
+            finding("unreachable", format!("{} ({}) serves {slots} slots and does not answer: {why}", name(id), short(id)))
+        } else {
+            warning(
+                "unreachable",
+                format!(
+                    "{} ({}) does not answer: {why}; it serves no slots (restarted, it rejoins; `slotkv del-node` forgets it)",
+                    name(id),
+                    short(id)
+                ),
+            )
+        });
     }
+    // Failing flags, one finding per failing node with the nodes that flag it.
+    let mut flagged: BTreeMap<&str, (Vec<&str>, String, bool)> = BTreeMap::new();
     for v in c.views.values() {
         for l in v.lines.iter().filter(|l| l.has_flag("fail") || l.has_flag("fail?")) {
-            out.push(finding(
-                "failing",
-                format!("{} sees {} as {}", v.conn.addr, name(&l.id), l.flags.join(",")),
-            ));
+            let e = flagged.entry(&l.id).or_insert_with(|| (Vec::new(), l.flags.join(","), false));
+            e.0.push(&v.conn.addr);
+            e.2 |= !l.ranges.is_empty() || serves(&l.id);
         }
+    }
+    for (id, (by, flags, serving)) in flagged {
+        let detail = format!("{} ({}) is flagged {flags} by {}", name(id), short(id), by.join(", "));
+        out.push(if serving { finding("failing", detail) } else { warning("failing", detail) });
+    }
+    for v in c.views.values() {
         let state = v.info.get("cluster_state").map_or("?", String::as_str);
         if state != "ok" {
             out.push(finding("state", format!("{} says cluster_state:{state}", v.conn.addr)));
@@ -46,8 +83,19 @@ pub fn findings(c: &Cluster) -> Vec<Finding> {
         out.push(finding("open_slot", format!("slot {s}: {}", describe_open(c, &open))));
     }
     let claims = c.claims();
-    let unassigned: Vec<u16> =
-        (0..SLOT_COUNT as u16).filter(|&s| claims.get(usize::from(s)).is_some_and(Vec::is_empty)).collect();
+    // Slots of a node that does not answer are reported with it, not as unassigned.
+    let mut down = vec![false; SLOT_COUNT];
+    for (id, _) in &c.unreachable {
+        for s in c.known.get(id).map(NodeLine::slots).unwrap_or_default() {
+            if let Some(d) = down.get_mut(usize::from(s)) {
+                *d = true;
+            }
+        }
+    }
+    let unassigned: Vec<u16> = (0..SLOT_COUNT as u16)
+        .filter(|&s| claims.get(usize::from(s)).is_some_and(Vec::is_empty))
+        .filter(|&s| !down.get(usize::from(s)).copied().unwrap_or(false))
+        .collect();
     if !unassigned.is_empty() {
         out.push(finding(
             "unassigned",
@@ -79,15 +127,16 @@ pub fn findings(c: &Cluster) -> Vec<Finding> {
             format!("nodes disagree about the slots: {} differ from the others", odd.join(", ")),
         ));
     }
-    let members: Vec<usize> = c.views.values().map(|v| v.lines.len()).collect();
-    if members.iter().any(|&n| n != c.known.len()) {
+    let members: Vec<usize> = c.views.values().map(|v| v.members()).collect();
+    if members.iter().any(|&n| Some(&n) != members.first()) {
         let detail: Vec<String> =
-            c.views.values().map(|v| format!("{} knows {}", v.conn.addr, v.lines.len())).collect();
+            c.views.values().map(|v| format!("{} knows {}", v.conn.addr, v.members())).collect();
         out.push(finding(
             "membership",
             format!("nodes know different numbers of nodes: {}", detail.join(", ")),
         ));
     }
+    out.extend(crate::replicas::findings(c));
     out
 }
 
@@ -103,10 +152,10 @@ fn describe_open(c: &Cluster, open: &OpenSlot) -> String {
     parts.join("; ")
 }
 
-/// Keys per reachable master (`DBSIZE`), by id.
+/// Keys per reachable node (`DBSIZE`), by id.
 async fn key_counts(c: &Cluster) -> HashMap<String, i64> {
     let mut out = HashMap::new();
-    for v in c.masters() {
+    for v in c.views.values() {
         if let Ok(n) = v.conn.q::<i64>(&cmd("DBSIZE")).await {
             out.insert(v.me.id.clone(), n);
         }
@@ -114,26 +163,54 @@ async fn key_counts(c: &Cluster) -> HashMap<String, i64> {
     out
 }
 
-/// The per-node table `check` and `info` print, and its JSON.
+/// The per-node table `check` and `info` print (each master, then its replicas with their link and
+/// lag), and its JSON.
 pub async fn node_table(out: &Out, c: &Cluster) -> serde_json::Value {
     let keys = key_counts(c).await;
     let mut rows = Vec::new();
-    for v in c.views.values() {
-        let role = if v.me.is_master() { "master" } else { "replica" };
-        let k = keys.get(&v.me.id).copied().unwrap_or(0);
-        out.line(format!(
-            "{:<21} {}  {:<7} {:>5} slots {:>10} keys  {}",
-            v.conn.addr,
-            short(&v.me.id),
-            role,
-            v.me.slot_count(),
-            k,
-            ranges_text(&v.me.slots())
-        ));
-        rows.push(json!({
-            "addr": v.conn.addr, "id": v.me.id, "role": role, "slots": v.me.slot_count(),
-            "ranges": ranges_text(&v.me.slots()), "keys": k, "epoch": v.me.epoch,
-        }));
+    for (m, replicas) in crate::replicas::shards(c) {
+        match c.views.get(&m) {
+            Some(v) => {
+                let k = keys.get(&m).copied().unwrap_or(0);
+                out.line(format!(
+                    "{:<21} {}  {:<7} {:>5} slots {:>10} keys  {}",
+                    v.conn.addr,
+                    short(&m),
+                    "master",
+                    v.me.slot_count(),
+                    k,
+                    ranges_text(&v.me.slots())
+                ));
+                rows.push(json!({
+                    "addr": v.conn.addr, "id": m, "role": "master", "slots": v.me.slot_count(),
+                    "ranges": ranges_text(&v.me.slots()), "keys": k, "epoch": v.me.epoch,
+                    "replicas": replicas.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+                }));
+            }
+            None => {
+                let line = c.known.get(&m);
+                let addr = line.map_or("?", |l| l.addr.as_str());
+                let slots = line.map_or(0, |l| l.slot_count());
+                out.line(format!("{addr:<21} {}  master  {slots:>5} slots  (down)", short(&m)));
+                rows.push(json!({"addr": addr, "id": m, "role": "master", "slots": slots, "down": true,
+                    "replicas": replicas.iter().map(|r| r.id.clone()).collect::<Vec<_>>()}));
+            }
+        }
+        for r in replicas {
+            let k = keys.get(&r.id).copied();
+            let lag = r.lag.map_or_else(|| "-".to_string(), |l| format!("{l} bytes"));
+            out.line(format!(
+                "  {:<19} {}  replica link {:<4} lag {lag:<12} {} keys",
+                r.addr,
+                short(&r.id),
+                r.link,
+                k.map_or_else(|| "-".to_string(), |k| k.to_string())
+            ));
+            rows.push(json!({
+                "addr": r.addr, "id": r.id, "role": "replica", "master": r.master, "link": r.link,
+                "lag": r.lag, "offset": r.offset, "keys": k,
+            }));
+        }
     }
     serde_json::Value::Array(rows)
 }
@@ -143,31 +220,47 @@ pub async fn check(out: &Out, entry: &str) -> Res<()> {
     let nodes = node_table(out, &c).await;
     let found = findings(&c);
     report(out, &found);
+    let replicas = crate::replicas::replicas(&c);
+    let up = replicas.iter().filter(|r| r.link == "up").count();
+    if !replicas.is_empty() && up == replicas.len() {
+        let lag = replicas.iter().filter_map(|r| r.lag).max().unwrap_or(0);
+        out.line(format!("[OK] {up} replicas, every link up (largest lag {lag} bytes)."));
+    }
+    let bad = problems(&found);
+    let warnings: Vec<&Finding> = found.iter().filter(|f| f.warning).collect();
     out.doc(&json!({
-        "ok": found.is_empty(),
+        "ok": bad.is_empty(),
         "nodes": nodes,
-        "problems": found.iter().map(|f| json!({"kind": f.kind, "detail": f.detail})).collect::<Vec<_>>(),
+        "replication": crate::replicas::shards(&c).iter().map(|(m, reps)| json!({
+            "master": m,
+            "addr": c.known.get(m).map(|l| l.addr.clone()),
+            "replicas": reps.iter().map(|r| json!({"addr": r.addr, "id": r.id, "link": r.link,
+                "lag": r.lag, "offset": r.offset})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "replicas_up": up,
+        "problems": to_json(&bad),
+        "warnings": to_json(&warnings),
     }));
-    if found.is_empty() {
+    if bad.is_empty() {
         Ok(())
     } else {
-        problem!("{} problem(s) found", found.len())
+        problem!("{} problem(s) found", bad.len())
     }
 }
 
 fn report(out: &Out, found: &[Finding]) {
-    let has = |k: &str| found.iter().any(|f| f.kind == k);
+    let has = |k: &str| found.iter().any(|f| f.kind == k && !f.warning);
     if !has("views_disagree") && !has("conflict") {
         out.line("[OK] All nodes agree about slots configuration.");
     }
     if !has("open_slot") {
         out.line("[OK] No open slots.");
     }
-    if !has("unassigned") {
+    if !has("unassigned") && !has("unreachable") {
         out.line(format!("[OK] All {SLOT_COUNT} slots covered."));
     }
     for f in found {
-        out.line(format!("[ERR] {}: {}", f.kind, f.detail));
+        out.line(format!("[{}] {}: {}", if f.warning { "WARN" } else { "ERR" }, f.kind, f.detail));
     }
 }
 
@@ -393,7 +486,8 @@ const SETTLE: Duration = Duration::from_secs(30);
 pub async fn fix(out: &Out, entry: &str, dry_run: bool, opts: MoveOptions) -> Res<()> {
     let c = Cluster::load(entry).await?;
     let actions = plan(&c).await?;
-    let before = findings(&c);
+    let all_before = findings(&c);
+    let before = problems(&all_before);
     if actions.is_empty() && before.is_empty() {
         out.line("[OK] Nothing to fix.");
         out.doc(&json!({"ok": true, "actions": []}));
@@ -408,7 +502,7 @@ pub async fn fix(out: &Out, entry: &str, dry_run: bool, opts: MoveOptions) -> Re
             out.line(format!("[ERR] {}: {}", f.kind, f.detail));
         }
         out.doc(&json!({"ok": before.is_empty(), "dry_run": true, "actions": listed,
-            "problems": before.iter().map(|f| json!({"kind": f.kind, "detail": f.detail})).collect::<Vec<_>>()}));
+            "problems": to_json(&before)}));
         return if before.is_empty() { Ok(()) } else { problem!("{} problem(s) found", before.len()) };
     }
     let mut mover = Mover::new(&c, opts, out.key_bar(0));
@@ -424,7 +518,7 @@ pub async fn fix(out: &Out, entry: &str, dry_run: bool, opts: MoveOptions) -> Re
     let spinner = out.spinner("waiting for the nodes to agree");
     let left = loop {
         let now = c.reload().await?;
-        let left = findings(&now);
+        let left: Vec<Finding> = findings(&now).into_iter().filter(|f| !f.warning).collect();
         if left.is_empty() || Instant::now() >= until {
             break left;
         }
@@ -433,7 +527,7 @@ pub async fn fix(out: &Out, entry: &str, dry_run: bool, opts: MoveOptions) -> Re
     spinner.finish_and_clear();
     report(out, &left);
     out.doc(&json!({"ok": left.is_empty(), "actions": listed, "keys_moved": mover.keys_moved,
-        "problems": left.iter().map(|f| json!({"kind": f.kind, "detail": f.detail})).collect::<Vec<_>>()}));
+        "problems": to_json(&left.iter().collect::<Vec<_>>())}));
     if left.is_empty() {
         Ok(())
     } else {

@@ -23,6 +23,9 @@ pub struct ClusterConfig {
 pub struct NodesConfig {
     /// Client ports; each node's cluster bus is its port + 10000. Default `[7000, 7001, 7002]`.
     pub ports: Vec<u16>,
+    /// Replicas per master: the first `len(ports) / (replicas + 1)` ports are the masters, the others
+    /// their replicas (as `slotkv create --replicas`). Default `0`.
+    pub replicas: usize,
     /// Persist every write to an append-only file. Default `true`.
     pub appendonly: bool,
     /// When the AOF reaches the disk: `always`, `everysec` or `no`. Default `everysec`.
@@ -73,6 +76,7 @@ impl Default for NodesConfig {
     fn default() -> Self {
         NodesConfig {
             ports: vec![7000, 7001, 7002],
+            replicas: 0,
             appendonly: true,
             appendfsync: Fsync::Everysec,
             args: Vec::new(),
@@ -138,6 +142,14 @@ fn validate(c: &ClusterConfig) -> Result<(), String> {
             return Err(format!("nodes.ports: {} is the cluster bus port of {p}", p + 10000));
         }
     }
+    let need = c.nodes.replicas.saturating_add(1);
+    if c.nodes.ports.len() < need {
+        return Err(format!(
+            "nodes.replicas: {} replica(s) per master need at least {need} ports, nodes.ports has {}",
+            c.nodes.replicas,
+            c.nodes.ports.len()
+        ));
+    }
     if c.router.enabled {
         let r = c.router.port;
         if r == 0 {
@@ -201,5 +213,11 @@ mod tests {
         assert!(e.contains("hots"), "{e}");
         let e = parse("[nodes]\nports = []\n").unwrap_err();
         assert!(e.starts_with("nodes.ports"), "{e}");
+        let e = parse("[nodes]\nports = [7000]\nreplicas = 1\n").unwrap_err();
+        assert!(e.starts_with("nodes.replicas") && e.contains("at least 2 ports"), "{e}");
+        let e = parse("[nodes]\nreplicas = -1\n").unwrap_err();
+        assert!(e.contains("replicas"), "{e}");
+        let six = parse("[nodes]\nports = [1, 2, 3, 4, 5, 6]\nreplicas = 1\n").unwrap();
+        assert_eq!(six.nodes.replicas, 1);
     }
 }

@@ -4,6 +4,7 @@
 use crate::error::{Failure, Res};
 use crate::node::{all_ok, resolve, Node};
 use crate::output::Out;
+use crate::replicas;
 use crate::view::{parse_nodes, ranges_text, short, Cluster};
 use serde_json::json;
 use slotkv_client::cmd;
@@ -49,7 +50,7 @@ async fn fresh(addr: &str) -> Res<(Node, String)> {
     Ok((node, me.id.clone()))
 }
 
-/// Waits until every node says `cluster_state:ok`, knows `n` nodes and all of them agree on the slots.
+/// Waits until every node says `cluster_state:ok`, knows `n` nodes (not counting failed ones) and all of them agree on the slots.
 pub async fn wait_joined(addrs: &[String], n: usize, out: &Out, deadline: Duration) -> Res<()> {
     let spinner = out.spinner("waiting for the nodes to agree");
     let until = Instant::now() + deadline;
@@ -77,7 +78,7 @@ async fn joined(addrs: &[String], n: usize) -> Result<(), String> {
         if state != "ok" {
             return Err(format!("{a} says cluster_state:{state}"));
         }
-        let known = v.lines.len();
+        let known = v.members();
         if known != n {
             return Err(format!("{a} knows {known} of {n} nodes"));
         }
@@ -89,7 +90,9 @@ async fn joined(addrs: &[String], n: usize) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn create(out: &Out, addrs: &[String], yes: bool) -> Res<()> {
+/// `slotkv create [--replicas N]`: the first `len / (N + 1)` nodes become masters with the slots, the
+/// others replicas of them ([`replicas::plan`]); returns once every replica's link is up.
+pub async fn create(out: &Out, addrs: &[String], replicas: usize, yes: bool) -> Res<()> {
     if addrs.is_empty() {
         return usage!("create needs at least one HOST:PORT");
     }
@@ -101,17 +104,27 @@ pub async fn create(out: &Out, addrs: &[String], yes: bool) -> Res<()> {
         }
         resolved.push(r);
     }
+    let layout = replicas::plan(&resolved, replicas).map_err(Failure::Usage)?;
     let mut nodes = Vec::new();
     for a in &resolved {
         nodes.push(fresh(a).await?);
     }
-    let ranges = even_ranges(nodes.len());
-    out.line(format!("Spreading {SLOT_COUNT} slots over {} nodes:", nodes.len()));
-    for ((node, id), (a, b)) in nodes.iter().zip(&ranges) {
+    let (masters, rest) = nodes.split_at(resolved.len() - layout.len());
+    let ranges = even_ranges(masters.len());
+    out.line(format!("Spreading {SLOT_COUNT} slots over {} nodes:", masters.len()));
+    for ((node, id), (a, b)) in masters.iter().zip(&ranges) {
         out.line(format!("  {}  {}  slots {a}-{b} ({} slots)", node.addr, short(id), b - a + 1));
     }
+    // (replica node, its master's node and id)
+    let mut pairs: Vec<(&Node, &Node, &str)> = Vec::new();
+    for &(r, m) in &layout {
+        let (Some((rn, _)), Some((mn, mid))) = (nodes.get(r), masters.get(m)) else { continue };
+        out.line(format!("  {}  replica of {} ({})", rn.addr, mn.addr, short(mid)));
+        pairs.push((rn, mn, mid));
+    }
+    debug_assert_eq!(pairs.len(), rest.len());
     out.confirm("Can I set the above configuration?", yes)?;
-    for (i, ((node, _), (a, b))) in nodes.iter().zip(&ranges).enumerate() {
+    for (i, ((node, _), (a, b))) in masters.iter().zip(&ranges).enumerate() {
         // Distinct config epochs first (only allowed while a node knows no other), so that no two
         // masters start with the same epoch.
         let replies = node
@@ -122,18 +135,32 @@ pub async fn create(out: &Out, addrs: &[String], yes: bool) -> Res<()> {
             .await?;
         all_ok(&node.addr, "ADDSLOTSRANGE / SET-CONFIG-EPOCH", &replies)?;
     }
-    if let Some(((first, _), rest)) = nodes.split_first() {
-        for (node, _) in rest {
+    if let Some(((first, _), others)) = nodes.split_first() {
+        for (node, _) in others {
             meet(first, &node.addr, None).await?;
         }
     }
     wait_joined(&resolved, nodes.len(), out, JOIN_DEADLINE).await?;
-    out.line(format!("[OK] {} nodes joined; all {SLOT_COUNT} slots covered; cluster_state:ok", nodes.len()));
+    // Every node knows every other now, so each replica knows its master.
+    for (r, _, mid) in &pairs {
+        r.q::<()>(&cmd("CLUSTER").arg("REPLICATE").arg(mid)).await?;
+    }
+    let waits: Vec<(String, String)> =
+        pairs.iter().map(|(r, _, m)| (r.addr.clone(), m.to_string())).collect();
+    replicas::wait_linked(out, &waits, &resolved, JOIN_DEADLINE).await?;
+    let with = if pairs.is_empty() { String::new() } else { format!(", {} replicas in sync", pairs.len()) };
+    out.line(format!(
+        "[OK] {} nodes joined; all {SLOT_COUNT} slots covered; cluster_state:ok{with}",
+        nodes.len()
+    ));
     out.doc(&json!({
         "ok": true,
-        "nodes": nodes.iter().zip(&ranges).map(|((n, id), (a, b))| json!({
-            "addr": n.addr, "id": id, "slots": ranges_text(&(*a..=*b).collect::<Vec<u16>>()),
-        })).collect::<Vec<_>>(),
+        "nodes": masters.iter().zip(&ranges).map(|((n, id), (a, b))| json!({
+            "addr": n.addr, "id": id, "role": "master", "slots": ranges_text(&(*a..=*b).collect::<Vec<u16>>()),
+        })).chain(pairs.iter().map(|(r, m, mid)| json!({
+            "addr": r.addr, "role": "replica", "master": mid, "master_addr": m.addr,
+            "id": nodes.iter().find(|(n, _)| n.addr == r.addr).map(|(_, id)| id.clone()),
+        }))).collect::<Vec<_>>(),
     }));
     Ok(())
 }
@@ -148,15 +175,26 @@ async fn meet(from: &Node, addr: &str, bus_port: Option<u16>) -> Res<()> {
     from.q::<()>(&c).await
 }
 
-/// `slotkv add-node NEW EXISTING`: the new, empty node meets the cluster (it serves no slots until a
-/// `reshard` or `rebalance`).
-pub async fn add_node(out: &Out, new: &str, existing: &str) -> Res<()> {
+/// `slotkv add-node NEW EXISTING [--replica-of MASTER]`: the new, empty node meets the cluster; as a
+/// master it serves no slots until a `reshard` or `rebalance`; as a replica it follows MASTER (returns
+/// once its link is up).
+pub async fn add_node(out: &Out, new: &str, existing: &str, replica_of: Option<&str>) -> Res<()> {
     let new = resolve(new)?;
     let existing = resolve(existing)?;
     let cluster = Cluster::load(&existing).await?;
     if cluster.views.values().any(|v| v.conn.addr == new) {
         return usage!("{new} is already in the cluster");
     }
+    let master = match replica_of {
+        Some(m) => {
+            let line = cluster.find(m)?;
+            if line.master_of().is_some() || !line.is_master() {
+                return usage!("{m} is not a master: a replica follows a master");
+            }
+            Some((line.id.clone(), line.addr.clone()))
+        }
+        None => None,
+    };
     let (node, id) = fresh(&new).await?;
     let entry = cluster
         .views
@@ -166,13 +204,27 @@ pub async fn add_node(out: &Out, new: &str, existing: &str) -> Res<()> {
     meet(&node, &existing, Some(entry.me.bus_port)).await?;
     let mut addrs: Vec<String> = cluster.views.values().map(|v| v.conn.addr.clone()).collect();
     addrs.push(new.clone());
-    wait_joined(&addrs, cluster.known.len() + 1, out, JOIN_DEADLINE).await?;
-    out.line(format!(
-        "[OK] {new} ({}) joined the cluster of {} nodes; it serves no slots yet (`slotkv rebalance` gives it some)",
-        short(&id),
-        addrs.len()
-    ));
-    out.doc(&json!({"ok": true, "addr": new, "id": id, "nodes": addrs.len()}));
+    let members = entry.members();
+    wait_joined(&addrs, members + 1, out, JOIN_DEADLINE).await?;
+    match &master {
+        Some((mid, maddr)) => {
+            node.q::<()>(&cmd("CLUSTER").arg("REPLICATE").arg(mid)).await?;
+            replicas::wait_linked(out, &[(new.clone(), mid.clone())], &addrs, JOIN_DEADLINE).await?;
+            out.line(format!(
+                "[OK] {new} ({}) joined the cluster of {} nodes as a replica of {maddr} ({}); its link is up",
+                short(&id),
+                addrs.len(),
+                short(mid)
+            ));
+        }
+        None => out.line(format!(
+            "[OK] {new} ({}) joined the cluster of {} nodes; it serves no slots yet (`slotkv rebalance` gives it some)",
+            short(&id),
+            addrs.len()
+        )),
+    }
+    out.doc(&json!({"ok": true, "addr": new, "id": id, "nodes": addrs.len(),
+        "master": master.as_ref().map(|(m, _)| m.clone())}));
     Ok(())
 }
 

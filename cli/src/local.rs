@@ -7,7 +7,8 @@ use crate::create;
 use crate::error::{Failure, Res};
 use crate::node::Node;
 use crate::output::Out;
-use crate::view::{ranges_text, short, view_of};
+use crate::replicas;
+use crate::view::{ranges_text, short, view_of, Cluster, NodeLine};
 use rustix::process::{Pid, Signal};
 use serde_json::json;
 use slotkv_client::cmd;
@@ -165,35 +166,62 @@ pub async fn up(out: &Out, cfg: &Loaded) -> Res<()> {
         }
     }
     if blank.len() == addrs.len() {
-        out.line(format!("Forming a new cluster of {} nodes", addrs.len()));
-        create::create(&out.quiet(), &addrs, true).await?;
+        let n = c.nodes.replicas;
+        let with = if n > 0 {
+            format!(" ({} masters, {n} replica(s) each)", addrs.len() / (n + 1))
+        } else {
+            String::new()
+        };
+        out.line(format!("Forming a new cluster of {} nodes{with}", addrs.len()));
+        create::create(&out.quiet(), &addrs, n, true).await?;
     } else {
         for b in &blank {
             let existing = addrs.iter().find(|a| !blank.contains(a)).cloned().unwrap_or_default();
-            out.line(format!("{b} is new: adding it to the cluster (`slotkv rebalance` gives it slots)"));
-            create::add_node(&out.quiet(), b, &existing).await?;
+            match short_of_replicas(&existing, c.nodes.replicas).await? {
+                Some((id, maddr)) => {
+                    out.line(format!("{b} is new: adding it as a replica of {maddr}"));
+                    create::add_node(&out.quiet(), b, &existing, Some(&id)).await?;
+                }
+                None => {
+                    out.line(format!(
+                        "{b} is new: adding it to the cluster (`slotkv rebalance` gives it slots)"
+                    ));
+                    create::add_node(&out.quiet(), b, &existing, None).await?;
+                }
+            }
         }
-        let known = view_of(addrs.first().map(String::as_str).unwrap_or_default(), None).await?.lines.len();
+        let known = view_of(addrs.first().map(String::as_str).unwrap_or_default(), None).await?.members();
         create::wait_joined(&addrs, known, out, create::JOIN_DEADLINE).await?;
     }
+    // Restarted replicas resync with their masters (a partial sync when the backlog allows).
+    let cluster = Cluster::load(addrs.first().map(String::as_str).unwrap_or_default()).await?;
+    let pairs: Vec<(String, String)> = replicas::replicas(&cluster)
+        .into_iter()
+        .filter(|r| addrs.contains(&r.addr))
+        .map(|r| (r.addr, r.master))
+        .collect();
+    replicas::wait_linked(out, &pairs, &addrs, create::JOIN_DEADLINE).await?;
     let router = start_router(out, cfg, &addrs).await;
     let mut rows = Vec::new();
     for (s, _) in &started {
         let v = view_of(&s.addr, None).await?;
+        let role = role_text(&cluster, &v.me);
         out.line(format!(
-            "  {:<21} {}  pid {:<7} {:<9} slots {}  {}",
+            "  {:<21} {}  pid {:<7} {:<9} {role:<30}  {}",
             s.addr,
             short(&v.me.id),
             s.pid,
             if s.fresh { "started" } else { "running" },
-            ranges_text(&v.me.slots()),
             s.dir.display()
         ));
         rows.push(json!({"addr": s.addr, "id": v.me.id, "pid": s.pid, "started": s.fresh,
-            "slots": ranges_text(&v.me.slots()), "dir": s.dir}));
+            "role": if v.me.master_of().is_some() { "replica" } else { "master" },
+            "master": v.me.master_of(), "slots": ranges_text(&v.me.slots()), "dir": s.dir}));
     }
     let first_port = c.nodes.ports.first().copied().unwrap_or(7000);
-    out.line(format!("[OK] cluster_state:ok, {} nodes", addrs.len()));
+    let with =
+        if pairs.is_empty() { String::new() } else { format!(" ({} replicas, links up)", pairs.len()) };
+    out.line(format!("[OK] cluster_state:ok, {} nodes{with}", addrs.len()));
     match &router {
         Ok(Some(addr)) => {
             out.line(format!("router:  {addr}  (redis-cli -h {} -p {})", c.host, c.router.port))
@@ -212,6 +240,34 @@ pub async fn up(out: &Out, cfg: &Loaded) -> Res<()> {
         Err(note) => json!({"skipped": note}),
     }}));
     Ok(())
+}
+
+/// `slots 0-5460` for a master, `replica of 127.0.0.1:7000` for a replica.
+fn role_text(c: &Cluster, me: &NodeLine) -> String {
+    match me.master_of() {
+        Some(m) => {
+            format!("replica of {}", c.known.get(m).map_or_else(|| short(m).to_string(), |l| l.addr.clone()))
+        }
+        None => format!("slots {}", ranges_text(&me.slots())),
+    }
+}
+
+/// With `replicas` per master wanted, the master (id, address) that has the fewest replicas, when it
+/// has fewer than that: a new node joins as its replica.
+async fn short_of_replicas(entry: &str, replicas: usize) -> Res<Option<(String, String)>> {
+    if replicas == 0 {
+        return Ok(None);
+    }
+    let c = Cluster::load(entry).await?;
+    Ok(replicas::shards(&c)
+        .into_iter()
+        .filter(|(m, _)| c.known.get(m).is_some_and(|l| !l.ranges.is_empty() && !l.is_unusable()))
+        .min_by_key(|(_, r)| r.len())
+        .filter(|(_, r)| r.len() < replicas)
+        .map(|(m, _)| {
+            let addr = c.known.get(&m).map(|l| l.addr.clone()).unwrap_or_default();
+            (m, addr)
+        }))
 }
 
 /// Starts the router when enabled and built; `Ok(None)`: disabled; `Err(note)`: why it is not running
@@ -332,8 +388,8 @@ pub async fn status(out: &Out, cfg: &Loaded) -> Res<()> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     out.line(format!(
-        "{:<21} {:<8} {:<7} {:>5} {:>10} {:>10} {:>7}  state",
-        "node", "id", "pid", "slots", "keys", "memory", "ops/s"
+        "{:<21} {:<8} {:<7} {:<12} {:>5} {:>10} {:>10} {:>7}  state",
+        "node", "id", "pid", "role", "slots", "keys", "memory", "ops/s"
     ));
     for (&p, addr) in cfg.config.nodes.ports.iter().zip(cfg.node_addrs()) {
         let pid = running_pid(&cfg.node_dir(p).join("node.pid"));
@@ -353,18 +409,27 @@ pub async fn status(out: &Out, cfg: &Loaded) -> Res<()> {
                 if state != "ok" {
                     problems.push(format!("{addr}: cluster_state:{state}"));
                 }
+                // A replica's link state beside its role: `replica/up`.
+                let role = match v.me.master_of() {
+                    Some(_) => format!("replica/{}", get("master_link_status")),
+                    None => "master".to_string(),
+                };
                 out.line(format!(
-                    "{:<21} {:<8} {:<7} {:>5} {:>10} {:>10} {:>7}  {}",
+                    "{:<21} {:<8} {:<7} {:<12} {:>5} {:>10} {:>10} {:>7}  {}",
                     addr,
                     short(&v.me.id),
                     pid.map_or("-".into(), |p| p.to_string()),
+                    role,
                     v.me.slot_count(),
                     keys,
                     get("used_memory_human"),
                     get("instantaneous_ops_per_sec"),
                     state
                 ));
-                rows.push(json!({"addr": addr, "id": v.me.id, "pid": pid, "up": true, "slots": v.me.slot_count(),
+                rows.push(json!({"addr": addr, "id": v.me.id, "pid": pid, "up": true,
+                    "role": if v.me.master_of().is_some() { "replica" } else { "master" },
+                    "master": v.me.master_of(), "master_link_status": info.get("master_link_status"),
+                    "slots": v.me.slot_count(),
                     "keys": keys, "used_memory": get("used_memory"), "ops_per_sec": get("instantaneous_ops_per_sec"),
                     "cluster_state": state}));
             }

@@ -18,6 +18,7 @@ mod misc;
 mod mover;
 mod node;
 mod output;
+mod replicas;
 mod reshard;
 mod view;
 
@@ -92,6 +93,10 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Replicas per master (as redis-cli's --cluster-replicas): the first len/(N+1) nodes are the
+        /// masters, every other node a replica (on another host than its master when hosts differ).
+        #[arg(long, alias = "cluster-replicas", default_value_t = 0, value_name = "N")]
+        replicas: usize,
         /// The nodes.
         #[arg(value_name = "HOST:PORT", required = true)]
         nodes: Vec<String>,
@@ -143,12 +148,16 @@ enum Command {
         #[command(flatten)]
         moves: MoveArgs,
     },
-    /// Add a running, empty node to the cluster of EXISTING (it gets no slots: rebalance gives it some).
+    /// Add a running, empty node to the cluster of EXISTING: a master without slots (rebalance gives it
+    /// some), or with --replica-of a replica.
     AddNode {
         #[arg(value_name = "NEW")]
         new: String,
         #[arg(value_name = "EXISTING")]
         existing: String,
+        /// Make the new node a replica of this master (node id, a unique prefix, or HOST:PORT).
+        #[arg(long, value_name = "ID|ADDR")]
+        replica_of: Option<String>,
     },
     /// Remove a node: its slots move to the other masters first, then every node forgets it.
     DelNode {
@@ -162,6 +171,17 @@ enum Command {
         yes: bool,
         #[command(flatten)]
         moves: MoveArgs,
+    },
+    /// Make a replica the master of its shard (CLUSTER FAILOVER), and wait until it is.
+    Failover {
+        #[arg(value_name = "REPLICA")]
+        replica: String,
+        /// Do not wait for the master to hand over (it is down or unreachable).
+        #[arg(long, conflicts_with = "takeover")]
+        force: bool,
+        /// Do not ask the other masters either (a majority of them is down).
+        #[arg(long)]
+        takeover: bool,
     },
     /// The hash slot of a key.
     Keyslot { key: String },
@@ -196,7 +216,7 @@ async fn run(cli: Cli) -> Res<()> {
             local::down(&out, &config::load(c.as_deref())?, Duration::from_secs(timeout))
         }
         Command::Status => local::status(&out, &config::load(c.as_deref())?).await,
-        Command::Create { yes, nodes } => create::create(&out, &nodes, yes).await,
+        Command::Create { yes, replicas, nodes } => create::create(&out, &nodes, replicas, yes).await,
         Command::Check { addr } => check::check(&out, &entry(a, addr, c)?).await,
         Command::Fix { addr, dry_run, moves } => {
             check::fix(&out, &entry(a, addr, c)?, dry_run, moves.options()).await
@@ -213,10 +233,16 @@ async fn run(cli: Cli) -> Res<()> {
             }
             reshard::rebalance(&out, &entry(a, addr, c)?, by, threshold, dry_run, yes, moves.options()).await
         }
-        Command::AddNode { new, existing } => create::add_node(&out, &new, &existing).await,
+        Command::AddNode { new, existing, replica_of } => {
+            create::add_node(&out, &new, &existing, replica_of.as_deref()).await
+        }
         Command::DelNode { node, shutdown, yes, moves } => {
             let via = a.clone().or_else(|| node::resolve(&node).ok());
             reshard::del_node(&out, &entry(a, via, c)?, &node, shutdown, yes, moves.options()).await
+        }
+        Command::Failover { replica, force, takeover } => {
+            let option = if force { Some("FORCE") } else { takeover.then_some("TAKEOVER") };
+            replicas::failover(&out, &replica, option).await
         }
         Command::Keyslot { key } => misc::keyslot(&out, &key),
         Command::Info { addr } => misc::info(&out, &entry(a, addr, c)?).await,

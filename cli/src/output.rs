@@ -26,14 +26,16 @@ impl Out {
     /// A line for humans (nothing in `--json` mode).
     pub fn line(&self, text: impl AsRef<str>) {
         if !self.json && !self.quiet {
-            println!("{}", text.as_ref());
+            // A closed pipe (`slotkv check | head`) is not worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{}", text.as_ref());
         }
     }
 
     /// The one JSON document of a command (nothing in human mode).
     pub fn doc(&self, value: &serde_json::Value) {
         if self.json && !self.quiet {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
+            let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }
 

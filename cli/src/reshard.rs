@@ -219,7 +219,7 @@ async fn slot_weights(c: &Cluster, by: By) -> Res<Vec<(String, Vec<(u16, u64)>)>
 fn refuse_if_broken(c: &Cluster) -> Res<()> {
     let bad: Vec<check::Finding> = check::findings(c)
         .into_iter()
-        .filter(|f| matches!(f.kind, "open_slot" | "unassigned" | "unreachable" | "conflict"))
+        .filter(|f| !f.warning && matches!(f.kind, "open_slot" | "unassigned" | "unreachable" | "conflict"))
         .collect();
     match bad.first() {
         Some(f) => problem!("the cluster needs `slotkv fix` first: {}: {}", f.kind, f.detail),

@@ -36,6 +36,11 @@ impl NodeLine {
         self.has_flag("master")
     }
 
+    /// A replica (`slave` flag) and the id of its master.
+    pub fn master_of(&self) -> Option<&str> {
+        self.master.as_deref().filter(|_| self.has_flag("slave"))
+    }
+
     /// Flagged as failing (`fail`, `fail?`), or without an address or handshake yet.
     pub fn is_unusable(&self) -> bool {
         ["fail", "fail?", "noaddr", "handshake"].iter().any(|f| self.has_flag(f))
@@ -145,6 +150,8 @@ pub struct NodeView {
     /// Every line of its `CLUSTER NODES`.
     pub lines: Vec<NodeLine>,
     pub info: HashMap<String, String>,
+    /// Its `INFO replication` (role, link state, offsets).
+    pub repl: HashMap<String, String>,
 }
 
 impl NodeView {
@@ -159,6 +166,12 @@ impl NodeView {
             }
         }
         owners
+    }
+
+    /// The nodes it knows, not counting those it flags failing: a node that joins after a node failed
+    /// never learns of the failed one (its handshake with it fails), as in Redis.
+    pub fn members(&self) -> usize {
+        self.lines.iter().filter(|l| !l.has_flag("fail") && !l.has_flag("fail?")).count()
     }
 
     /// The slot assignment as one comparable text (sorted `id:ranges` of the nodes with slots).
@@ -311,27 +324,28 @@ pub async fn view_of(addr: &str, reuse: Option<Node>) -> Res<NodeView> {
         Some(c) => c,
         None => Node::connect(addr).await?,
     };
-    let replies = conn.raw(&[cmd("CLUSTER").arg("NODES"), cmd("CLUSTER").arg("INFO")]).await?;
+    let replies = conn
+        .raw(&[cmd("CLUSTER").arg("NODES"), cmd("CLUSTER").arg("INFO"), cmd("INFO").arg("replication")])
+        .await?;
     let mut it = replies.into_iter();
-    let text: String = it
-        .next()
-        .map(slotkv_client::FromReply::from_reply)
-        .transpose()
-        .map_err(|e| Failure::Problem(format!("{addr}: {e}")))?
-        .unwrap_or_default();
-    let info: String = it
-        .next()
-        .map(slotkv_client::FromReply::from_reply)
-        .transpose()
-        .map_err(|e| Failure::Problem(format!("{addr}: {e}")))?
-        .unwrap_or_default();
+    let mut next_text = || -> Res<String> {
+        Ok(it
+            .next()
+            .map(slotkv_client::FromReply::from_reply)
+            .transpose()
+            .map_err(|e| Failure::Problem(format!("{addr}: {e}")))?
+            .unwrap_or_default())
+    };
+    let text = next_text()?;
+    let info = next_text()?;
+    let repl = next_text()?;
     let lines = parse_nodes(&text).map_err(|e| Failure::Problem(format!("{addr}: {e}")))?;
     let me = lines
         .iter()
         .find(|l| l.has_flag("myself"))
         .cloned()
         .ok_or_else(|| Failure::Problem(format!("{addr}: CLUSTER NODES has no 'myself' line")))?;
-    Ok(NodeView { conn, me, lines, info: parse_info(&info) })
+    Ok(NodeView { conn, me, lines, info: parse_info(&info), repl: parse_info(&repl) })
 }
 
 /// The first 8 characters of an id, as people read them.

@@ -106,11 +106,16 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Writes the `cluster.toml` of `n` nodes (no router); starts nothing.
     pub fn new(n: usize) -> LocalCluster {
+        LocalCluster::with_nodes(n, "")
+    }
+
+    /// The same, with more lines for its `[nodes]` table (`"replicas = 1\nargs = [...]\n"`).
+    pub fn with_nodes(n: usize, nodes_toml: &str) -> LocalCluster {
         let dir = fast_tempdir("slotkv-cli-");
         let ports: Vec<u16> = (0..n).map(|_| free_cluster_port()).collect();
         let list: Vec<String> = ports.iter().map(u16::to_string).collect();
         let text = format!(
-            "host = \"127.0.0.1\"\ndata_dir = \"data\"\n[nodes]\nports = [{}]\n[router]\nenabled = false\n",
+            "host = \"127.0.0.1\"\ndata_dir = \"data\"\n[nodes]\nports = [{}]\n{nodes_toml}[router]\nenabled = false\n",
             list.join(", ")
         );
         let config = dir.path().join("cluster.toml");
@@ -157,4 +162,13 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         let _ = self.run(&["down", "--timeout", "30"]);
     }
+}
+
+/// Node settings that make replication tests quick: a full copy starts at once (no 5 s wait for other
+/// replicas) and a master is failed after 2 s.
+pub const FAST_REPLICATION: [&str; 4] = ["--repl-diskless-sync-delay", "0", "--cluster-node-timeout", "2000"];
+
+/// Lines of `slotkv check`'s text that describe a replica whose link is up.
+pub fn replicas_up(check_stdout: &str) -> usize {
+    check_stdout.lines().filter(|l| l.contains(" replica link up ")).count()
 }

@@ -3,8 +3,8 @@
 //! and no lost key is allowed.
 
 use slotkv_client::{cmd, ClusterClient};
-use slotkv_tests::cli::{fast_tempdir, slotkv, LocalCluster};
-use slotkv_tests::{cluster_bin, wait_for, Conn, Node, Reply, TestCluster};
+use slotkv_tests::cli::{fast_tempdir, replicas_up, slotkv, LocalCluster, FAST_REPLICATION};
+use slotkv_tests::{cluster_bin, free_cluster_port, wait_for, Conn, Node, Reply, TestCluster};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -172,6 +172,123 @@ async fn create_check_and_fix_a_broken_cluster() {
     assert_eq!((run.code, run.stdout.trim()), (0, "11058"));
     assert_eq!(slotkv(&["reshard", "--from", &addrs[0], "--to", &addrs[0], "--slots", "1", "--yes"]).code, 2);
     assert_eq!(slotkv(&["reshard", "--from", &addrs[0], "--slots", "1"]).code, 2, "--to is required");
+}
+
+/// `create --replicas 1` on 6 fresh nodes gives 3 masters and 3 replicas with their links up; a master
+/// killed with SIGKILL makes `check` fail until its replica takes over (`cluster-node-timeout` 2 s), then
+/// `check` passes with the promoted master and warns it has no replica, until `add-node --replica-of`
+/// gives it one; `failover` switches a shard over without losing a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_with_replicas_check_and_failover() {
+    let root = fast_tempdir("slotkv-cli-repl-");
+    let start = |i: usize| {
+        let dir = root.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = vec!["--cluster-enabled", "yes"];
+        args.extend(FAST_REPLICATION);
+        Node::builder(&cluster_bin()).dir(&dir).port(free_cluster_port()).args(&args).start()
+    };
+    let mut nodes: Vec<Node> = (0..6).map(start).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    let few = slotkv(&["create", "--yes", "--replicas", "2", &addrs[0], &addrs[1]]);
+    assert_eq!(few.code, 2, "{few}");
+    assert!(few.stderr.contains("too few"), "{few}");
+    let mut args = vec!["create", "--yes", "--replicas", "1"];
+    args.extend(addrs.iter().map(String::as_str));
+    let run = slotkv(&args);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("3 replicas in sync"), "{run}");
+    for i in 3..6 {
+        assert!(run.stdout.contains(&format!("{}  replica of {}", addrs[i], addrs[i - 3])), "{run}");
+    }
+    let check = slotkv(&["check", &addrs[0]]);
+    assert_eq!(check.code, 0, "{check}");
+    assert_eq!(replicas_up(&check.stdout), 3, "{check}");
+    assert!(check.stdout.contains("[OK] 3 replicas, every link up"), "{check}");
+    assert!(!check.stdout.contains("[WARN]"), "{check}");
+    let json = slotkv(&["--json", "check", &addrs[5]]);
+    assert_eq!(json.code, 0, "{json}");
+    assert!(json.stdout.contains("\"replicas_up\": 3"), "{json}");
+    assert_eq!(json.stdout.matches("\"link\": \"up\"").count(), 6, "rows and shards: {json}");
+
+    let c = client(&addrs[0]).await;
+    write_keys(&c, 0..2000).await;
+    nodes[1].kill9();
+    let down = slotkv(&["check", &addrs[0]]);
+    assert_eq!(down.code, 1, "{down}");
+    assert!(down.stdout.contains(&format!("[ERR] unreachable: {} ", addrs[1])), "{down}");
+    assert!(down.stdout.contains(&format!("[WARN] replica_master_down: {} ", addrs[4])), "{down}");
+    // Its replica takes over within the node timeout and a few seconds.
+    let promoted = wait_for(Duration::from_secs(20), || slotkv(&["check", &addrs[0]]).code == 0);
+    let after = slotkv(&["check", &addrs[0]]);
+    assert!(promoted, "no promotion: {after}");
+    let row = after.stdout.lines().find(|l| l.starts_with(&addrs[4])).unwrap_or_default();
+    assert!(row.contains(" master ") && row.ends_with("5461-10922"), "{after}");
+    assert!(after.stdout.contains(&format!("[WARN] no_replica: {} ", addrs[4])), "{after}");
+    assert_eq!(replicas_up(&after.stdout), 2, "{after}");
+
+    let extra = start(6);
+    let extra_addr = format!("127.0.0.1:{}", extra.port);
+    let run = slotkv(&["add-node", "--replica-of", &addrs[4], &extra_addr, &addrs[0]]);
+    assert_eq!(run.code, 0, "{run}");
+    let check = slotkv(&["check", &addrs[0]]);
+    assert_eq!(check.code, 0, "{check}");
+    assert!(!check.stdout.contains("no_replica"), "{check}");
+    assert_eq!(replicas_up(&check.stdout), 3, "{check}");
+
+    // A planned switch-over: node 3 takes node 0's slots; node 0 follows it.
+    assert_eq!(slotkv(&["failover", &addrs[0]]).code, 2, "a master cannot fail over");
+    let run = slotkv(&["failover", &addrs[3]]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains(&format!("{} (", addrs[3])) && run.stdout.contains("slots 0-5460"), "{run}");
+    let synced =
+        wait_for(Duration::from_secs(15), || replicas_up(&slotkv(&["check", &addrs[2]]).stdout) == 3);
+    let check = slotkv(&["check", &addrs[2]]);
+    assert!(synced && check.code == 0, "{check}");
+    let replica_row = format!("  {:<19} ", addrs[0]);
+    assert!(
+        check.stdout.lines().any(|l| l.starts_with(&replica_row) && l.contains("replica link up")),
+        "{check}"
+    );
+    assert_keys(&client(&addrs[2]).await, 0..2000).await;
+}
+
+/// `slotkv up` with `replicas = 1` and 6 ports: 3 masters and 3 replicas, links up; `status` shows the
+/// roles, and a restart keeps them (each node's nodes.conf) with the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_with_replicas_keeps_roles_across_restarts() {
+    let args: Vec<String> = FAST_REPLICATION.iter().map(|a| format!("\"{a}\"")).collect();
+    let local = LocalCluster::with_nodes(6, &format!("replicas = 1\nargs = [{}]\n", args.join(", ")));
+    let run = local.up();
+    assert!(run.stdout.contains("[OK] cluster_state:ok, 6 nodes (3 replicas, links up)"), "{run}");
+    let roles = |run: &slotkv_tests::cli::CliRun| -> Vec<String> {
+        (0..6)
+            .map(|i| {
+                let line = run.stdout.lines().find(|l| l.contains(&local.addr(i))).unwrap_or_default();
+                line.split_whitespace().skip(5).take(3).collect::<Vec<_>>().join(" ")
+            })
+            .collect()
+    };
+    let first = roles(&run);
+    for i in 0..3 {
+        assert!(first[i].starts_with("slots "), "{run}");
+        assert_eq!(first[i + 3], format!("replica of {}", local.addr(i)), "{run}");
+    }
+    let status = local.run(&["status"]);
+    assert_eq!(status.code, 0, "{status}");
+    assert_eq!(status.stdout.matches(" replica/up ").count(), 3, "{status}");
+    assert_eq!(status.stdout.matches(" master ").count(), 3, "{status}");
+    let c = client(&local.addr(0)).await;
+    write_keys(&c, 0..1000).await;
+
+    let down = local.run(&["down"]);
+    assert_eq!(down.code, 0, "{down}");
+    let again = local.up();
+    assert!(again.stdout.contains("(3 replicas, links up)"), "{again}");
+    assert_eq!(roles(&again), first, "{again}");
+    let check = local.run(&["check"]);
+    assert_eq!((check.code, replicas_up(&check.stdout)), (0, 3), "{check}");
+    assert_keys(&client(&local.addr(1)).await, 0..1000).await;
 }
 
 /// Counts of a client that writes new keys and reads back old ones until told to stop.
