@@ -275,7 +275,8 @@ pub fn take_over(srv: &mut Server, epoch: u64, now: i64) {
     if let Some(n) = c.me_mut() {
         n.config_epoch = epoch;
     }
-    set_replica_of(c, &old, &me);
+    // The old master stays a (failed) master without slots in this view, as in Redis, until it comes
+    // back and, finding its slots taken, makes itself a replica.
     c.failover = Failover { voted_for: std::mem::take(&mut c.failover.voted_for), ..Failover::default() };
     c.broadcast = true;
     c.recount();
