@@ -70,3 +70,15 @@ pub fn role(c: &TestCluster, via: usize, i: usize) -> String {
         .map(|l| if l.flags.iter().any(|f| f == "slave") { "slave".into() } else { "master".into() })
         .unwrap_or_default()
 }
+
+/// `calls=` of `cmdstat_<name>` in node `i`'s `INFO commandstats` (0 when never called): which node served
+/// a command.
+pub fn calls(c: &TestCluster, i: usize, name: &str) -> u64 {
+    let info = c.conn(i).cmd(&["INFO", "commandstats"]).text();
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

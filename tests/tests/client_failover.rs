@@ -3,24 +3,13 @@
 //! errors (if any) fall inside the outage, and the client finds the new master by itself.
 
 use slotkv_client::{cmd, ClusterClient, ReadFrom};
-use slotkv_tests::cluster_replicas::{cluster_with_replicas, role};
-use slotkv_tests::{cluster_bin, runtime, wait_for, TestCluster};
+use slotkv_tests::cluster_replicas::{calls, cluster_with_replicas, role};
+use slotkv_tests::{cluster_bin, runtime, wait_for};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const NODE_TIMEOUT_MS: u64 = 2000;
-
-/// `calls=` of `cmdstat_<name>` in node `i`'s `INFO commandstats` (0 when never called).
-fn calls(c: &TestCluster, i: usize, name: &str) -> u64 {
-    let info = c.conn(i).cmd(&["INFO", "commandstats"]).text();
-    let prefix = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 #[test]
 fn reads_from_replicas_are_served_by_the_replicas_and_writes_by_the_masters() {

@@ -3,7 +3,7 @@
 //! directly, in RESP2 and RESP3. With replicas: reads served by them when asked (`--read-from`), and
 //! plain clients writing through the router while a master is killed carry on once its replica takes over.
 
-use slotkv_tests::cluster_replicas::{cluster_with_replicas, role};
+use slotkv_tests::cluster_replicas::{calls, cluster_with_replicas, role};
 use slotkv_tests::router::RouterProc;
 use slotkv_tests::{cluster_bin, encode, show, wait_for, Conn, Reply, TestCluster};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -337,17 +337,6 @@ fn auth_limits_and_graceful_shutdown() {
     assert!(closed);
     let status = router.terminate().expect("the router exits after SIGTERM");
     assert!(status.success(), "{status:?}");
-}
-
-/// `calls=` of `cmdstat_<name>` in `INFO commandstats` of node `i` (0 when never called).
-fn calls(cluster: &TestCluster, i: usize, name: &str) -> u64 {
-    let info = cluster.conn(i).cmd(&["INFO", "commandstats"]).text();
-    let prefix = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]
