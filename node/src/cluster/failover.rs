@@ -40,6 +40,13 @@ pub struct Failover {
     pub voted_for: BTreeMap<NodeId, i64>,
 }
 
+impl Failover {
+    /// Forgets this node's election (a new role, a manual failover ending); its votes as a master stay.
+    pub fn reset(&mut self) {
+        *self = Failover { voted_for: std::mem::take(&mut self.voted_for), ..Failover::default() };
+    }
+}
+
 fn message(argv: &[&[u8]]) -> Vec<u8> {
     let mut m = Vec::new();
     encode_command(&mut m, argv);
@@ -126,7 +133,7 @@ pub fn after_claims(srv: &mut Server, before: Before, sender: &str, now: i64) {
     if before.mine > 0 && count(c, &me) == 0 && c.me().is_some_and(|m| m.has_flag("master")) {
         tracing::info!("All my slots went to {sender}: configuring myself as its replica");
         set_replica_of(c, &me, sender);
-        c.failover = Failover { voted_for: std::mem::take(&mut c.failover.voted_for), ..Failover::default() };
+        c.failover.reset();
         srv.writes_paused_until = 0;
         reconcile(srv, now);
         return;
@@ -157,7 +164,7 @@ pub fn cron(srv: &mut Server, now: i64, timeout: i64) {
     let f = &c.failover;
     if f.manual_until != 0 && now > f.manual_until {
         tracing::warn!("Manual failover timed out.");
-        c.failover = Failover { voted_for: std::mem::take(&mut c.failover.voted_for), ..Failover::default() };
+        c.failover.reset();
         return;
     }
     let master_failed = c.nodes.get(&master).is_some_and(|m| m.has_flag("fail"));
@@ -277,7 +284,7 @@ pub fn take_over(srv: &mut Server, epoch: u64, now: i64) {
     }
     // The old master stays a (failed) master without slots in this view, as in Redis, until it comes
     // back and, finding its slots taken, makes itself a replica.
-    c.failover = Failover { voted_for: std::mem::take(&mut c.failover.voted_for), ..Failover::default() };
+    c.failover.reset();
     c.broadcast = true;
     c.recount();
     tracing::info!("configEpoch set to {epoch} after successful failover; I'm now master of {old}'s slots");
@@ -305,7 +312,7 @@ pub fn request(srv: &mut Server, force: bool, takeover: bool, now: i64) -> Resul
     if failing && !force && !takeover {
         return Err("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
     }
-    c.failover = Failover { voted_for: std::mem::take(&mut c.failover.voted_for), ..Failover::default() };
+    c.failover.reset();
     if takeover {
         // No vote: a new epoch of this node's own, as Redis's TAKEOVER.
         c.current_epoch += 1;

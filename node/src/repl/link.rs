@@ -74,6 +74,15 @@ struct Shared {
     sync_read: AtomicU64,
 }
 
+impl Shared {
+    /// Closes the connection to the primary, if there is one (the thread then reconnects, or stops);
+    /// whether there was one.
+    fn close(&self) -> bool {
+        let Ok(guard) = self.socket.lock() else { return false };
+        guard.as_ref().is_some_and(|s| s.shutdown(std::net::Shutdown::Both).is_ok())
+    }
+}
+
 pub struct Link {
     pub host: String,
     pub port: u16,
@@ -101,11 +110,7 @@ impl Link {
 
     fn stop(mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        if let Ok(guard) = self.shared.socket.lock() {
-            if let Some(s) = guard.as_ref() {
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            }
-        }
+        self.shared.close();
         // Unblock a thread waiting to hand over a chunk, then let it end on its own.
         while self.rx.try_recv().is_ok() {}
         if let Some(t) = self.thread.take() {
@@ -330,13 +335,7 @@ fn apply(srv: &mut Server, bytes: &[u8]) {
             Err(e) => {
                 tracing::warn!("Protocol error in the stream from the master ({e}); reconnecting");
                 pos = data.len();
-                if let Some(l) = srv.repl.link.as_ref() {
-                    if let Ok(g) = l.shared.socket.lock() {
-                        if let Some(s) = g.as_ref() {
-                            let _ = s.shutdown(std::net::Shutdown::Both);
-                        }
-                    }
-                }
+                drop_connection(srv);
             }
         }
     }
@@ -351,9 +350,7 @@ fn apply(srv: &mut Server, bytes: &[u8]) {
 /// `CLIENT KILL TYPE master`: closes the connection to the primary (the link makes it again); whether
 /// there was one.
 pub fn drop_connection(srv: &mut Server) -> bool {
-    let Some(link) = srv.repl.link.as_ref() else { return false };
-    let Ok(guard) = link.shared.socket.lock() else { return false };
-    guard.as_ref().is_some_and(|s| s.shutdown(std::net::Shutdown::Both).is_ok())
+    srv.repl.link.as_ref().is_some_and(|l| l.shared.close())
 }
 
 fn send_ack(srv: &mut Server) {
