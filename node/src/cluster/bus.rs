@@ -66,7 +66,7 @@ pub struct Bus {
 
 fn slots_bitmap(c: &Cluster, id: &str) -> Vec<u8> {
     let mut bits = vec![0u8; SLOT_COUNT / 8];
-    for (s, owner) in c.slots.iter().enumerate() {
+    for (s, owner) in c.slots().iter().enumerate() {
         if owner.as_deref() == Some(id) {
             if let Some(b) = bits.get_mut(s / 8) {
                 *b |= 1 << (s % 8);
@@ -795,7 +795,7 @@ fn claim_slots(c: &mut Cluster, sender: &str, epoch: u64, bits: &[u8]) -> Option
         if !has_slot(bits, s) {
             continue;
         }
-        let owner = c.slots.get(s).cloned().flatten();
+        let owner = c.owner(s).cloned();
         if owner.as_deref() == Some(sender) || c.importing.contains_key(&(s as u16)) {
             continue;
         }
@@ -810,9 +810,7 @@ fn claim_slots(c: &mut Cluster, sender: &str, epoch: u64, bits: &[u8]) -> Option
                     c.migrating.remove(&(s as u16));
                     c.lost.push(s as u16);
                 }
-                if let Some(slot) = c.slots.get_mut(s) {
-                    *slot = Some(sender.to_string());
-                }
+                c.set_owner(s, Some(sender.to_string()));
                 c.dirty = true;
             }
         }
@@ -919,7 +917,7 @@ mod tests {
             }
             let c = srv.cluster.as_mut().unwrap();
             prop_assert!(c.nodes.contains_key(&c.myself));
-            for owner in c.slots.iter().flatten() {
+            for owner in c.slots().iter().flatten() {
                 prop_assert!(c.nodes.contains_key(owner), "slot owned by unknown node {}", owner);
             }
         }

@@ -158,9 +158,7 @@ pub fn addslots(ctx: &mut Ctx, a: &[&[u8]], ranges: bool) -> CmdResult {
     }
     let me = c.myself.clone();
     for s in slots {
-        if let Some(slot) = c.slots.get_mut(s) {
-            *slot = Some(me.clone());
-        }
+        c.set_owner(s, Some(me.clone()));
         c.importing.remove(&(s as u16));
     }
     changed(ctx)?;
@@ -176,9 +174,7 @@ pub fn delslots(ctx: &mut Ctx, a: &[&[u8]], ranges: bool) -> CmdResult {
         return Err(CmdError::Msg(format!("ERR Slot {free} is already unassigned")));
     }
     for &s in &slots {
-        if let Some(slot) = c.slots.get_mut(s) {
-            *slot = None;
-        }
+        c.set_owner(s, None);
         c.migrating.remove(&(s as u16));
         c.importing.remove(&(s as u16));
     }
@@ -197,9 +193,7 @@ pub fn flushslots(ctx: &mut Ctx) -> CmdResult {
     }
     let c = cluster_mut(ctx)?;
     let me = c.myself.clone();
-    for slot in c.slots.iter_mut().filter(|s| s.as_deref() == Some(me.as_str())) {
-        *slot = None;
-    }
+    c.reassign(Some(&me), None);
     c.migrating.clear();
     c.importing.clear();
     changed(ctx)?;
@@ -353,9 +347,7 @@ pub fn forget(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Msg(format!("ERR Unknown node {id}")));
     }
     c.forgotten.insert(id.clone(), crate::net::now_ms() + super::bus::FORGET_MS);
-    for slot in c.slots.iter_mut().filter(|s| s.as_deref() == Some(id.as_str())) {
-        *slot = None;
-    }
+    c.reassign(Some(&id), None);
     changed(ctx)?;
     ctx.me.out.ok();
     Ok(())
@@ -385,7 +377,7 @@ pub fn reset(ctx: &mut Ctx, a: &[&[u8]]) -> CmdResult {
     c.myself = me.id.clone();
     c.nodes.clear();
     c.nodes.insert(me.id.clone(), me);
-    c.slots.iter_mut().for_each(|s| *s = None);
+    c.reassign(None, None);
     c.migrating.clear();
     c.importing.clear();
     changed(ctx)?;

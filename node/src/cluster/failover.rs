@@ -117,7 +117,7 @@ pub struct Before {
 }
 
 pub fn before(c: &Cluster) -> Before {
-    let count = |id: &str| c.slots.iter().filter(|o| o.as_deref() == Some(id)).count();
+    let count = |id: &str| c.slots().iter().filter(|o| o.as_deref() == Some(id)).count();
     Before { mine: count(&c.myself), master: my_master(c).map(|m| (m.clone(), count(&m))) }
 }
 
@@ -125,7 +125,7 @@ pub fn before(c: &Cluster) -> Before {
 /// master back after a failover); a replica whose master lost every slot to it follows it.
 pub fn after_claims(srv: &mut Server, before: Before, sender: &str, now: i64) {
     let Some(c) = srv.cluster.as_mut() else { return };
-    let count = |c: &Cluster, id: &str| c.slots.iter().filter(|o| o.as_deref() == Some(id)).count();
+    let count = |c: &Cluster, id: &str| c.slots().iter().filter(|o| o.as_deref() == Some(id)).count();
     if count(c, sender) == 0 || sender == c.myself {
         return;
     }
@@ -168,7 +168,7 @@ pub fn cron(srv: &mut Server, now: i64, timeout: i64) {
         return;
     }
     let master_failed = c.nodes.get(&master).is_some_and(|m| m.has_flag("fail"));
-    let master_has_slots = c.slots.iter().any(|o| o.as_deref() == Some(master.as_str()));
+    let master_has_slots = c.slots().iter().any(|o| o.as_deref() == Some(master.as_str()));
     let manual_ready = c.failover.manual_until != 0 && c.failover.manual_offset.is_some_and(|o| offset >= o);
     if manual_ready && c.failover.epoch == 0 {
         tracing::info!("All master replication stream processed, manual failover can start.");
@@ -228,7 +228,7 @@ pub fn vote(
     timeout: i64,
 ) -> Option<u64> {
     let me = c.me()?;
-    if !me.has_flag("master") || !c.slots.iter().any(|o| o.as_deref() == Some(c.myself.as_str())) {
+    if !me.has_flag("master") || !c.slots().iter().any(|o| o.as_deref() == Some(c.myself.as_str())) {
         return None;
     }
     if epoch < c.current_epoch || c.last_vote_epoch >= epoch {
@@ -272,11 +272,7 @@ pub fn take_over(srv: &mut Server, epoch: u64, now: i64) {
     let Some(c) = srv.cluster.as_mut() else { return };
     let Some(old) = my_master(c) else { return };
     let me = c.myself.clone();
-    for owner in c.slots.iter_mut() {
-        if owner.as_deref() == Some(old.as_str()) {
-            *owner = Some(me.clone());
-        }
-    }
+    c.reassign(Some(&old), Some(me.clone()));
     set_master(c, &me);
     c.current_epoch = c.current_epoch.max(epoch);
     if let Some(n) = c.me_mut() {

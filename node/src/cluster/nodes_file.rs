@@ -188,9 +188,9 @@ mod tests {
         let other = "a".repeat(40);
         c.nodes.insert(other.clone(), Node::new(other.clone(), "10.0.0.2".into(), 7001, 17001));
         for s in (0..100).chain(std::iter::once(200)).chain(300..=305) {
-            c.slots[s] = Some(me.clone());
+            c.set_owner(s, Some(me.clone()));
         }
-        c.slots[16383] = Some(other.clone());
+        c.set_owner(16383, Some(other.clone()));
         c.migrating.insert(5, other.clone());
         c.importing.insert(16383, other.clone());
         c.current_epoch = 7;
@@ -199,7 +199,8 @@ mod tests {
         assert!(line.contains(" myself,master - 0 0 0 connected "), "{line}");
         let back = parse(&render(&c)).unwrap();
         assert_eq!(back.myself, c.myself);
-        assert_eq!(back.slots, c.slots);
+        assert_eq!(back.slots(), c.slots());
+        assert!(back.is_mine(200) && !back.is_mine(201) && !back.is_mine(16383));
         assert_eq!(back.migrating, c.migrating);
         assert_eq!(back.importing, c.importing);
         assert_eq!(back.nodes, c.nodes);

@@ -71,8 +71,11 @@ pub fn check(
     }
     let Some(&first) = keys.first() else { return Ok(()) };
     let slot = key_slot(first);
-    let Some(owner) = c.owner(slot as usize) else { return Err(CmdError::Static(UNBOUND)) };
-    let mine = *owner == c.myself;
+    // The bit first: the owner's id is looked at only for a slot this node does not serve.
+    let mine = c.is_mine(slot as usize);
+    if !mine && c.owner(slot as usize).is_none() {
+        return Err(CmdError::Static(UNBOUND));
+    }
     let migrating = mine && c.migrating.contains_key(&slot);
     let importing = !migrating && c.importing.contains_key(&slot);
     let mut multiple = false;
@@ -119,6 +122,7 @@ pub fn check(
     if mine {
         return Ok(());
     }
+    let Some(owner) = c.owner(slot as usize) else { return Err(CmdError::Static(UNBOUND)) };
     // A replica serves reads of its master's slots to clients that said READONLY.
     let my_master = c.me().filter(|m| m.has_flag("slave")).and_then(|m| m.master.as_ref());
     if my_master == Some(owner) && me.readonly && !write {
