@@ -830,12 +830,14 @@ fn has_any_slot(bits: &[u8]) -> bool {
 /// `fail?` becomes `fail` once a majority of the masters that serve slots report it (this node counts
 /// itself if it is one), as in Redis; every node is then told with a `FAIL` message.
 fn mark_fail_if_agreed(c: &mut Cluster, id: &str, now: i64, timeout: i64) {
-    let me_votes = c.me().is_some_and(|m| m.has_flag("master")) && !c.ranges_of(&c.myself).is_empty();
-    let needed = c.voters() / 2 + 1;
-    let Some(n) = c.nodes.get_mut(id) else { return };
-    if !n.has_flag("fail?") || n.has_flag("fail") {
+    // Called for every gossip entry of every message: the cheap test first, the counts (a walk of all
+    // slots) only for a node some report says is failing.
+    if !c.nodes.get(id).is_some_and(|n| n.has_flag("fail?") && !n.has_flag("fail")) {
         return;
     }
+    let me_votes = c.me().is_some_and(|m| m.has_flag("master")) && c.owns_any();
+    let needed = c.voters() / 2 + 1;
+    let Some(n) = c.nodes.get_mut(id) else { return };
     n.fail_reports.retain(|_, at| now - *at <= timeout * 2);
     let votes = n.fail_reports.len() + usize::from(me_votes);
     if votes < needed {

@@ -228,7 +228,7 @@ pub fn vote(
     timeout: i64,
 ) -> Option<u64> {
     let me = c.me()?;
-    if !me.has_flag("master") || !c.slots().iter().any(|o| o.as_deref() == Some(c.myself.as_str())) {
+    if !me.has_flag("master") || !c.owns_any() {
         return None;
     }
     if epoch < c.current_epoch || c.last_vote_epoch >= epoch {

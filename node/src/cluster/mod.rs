@@ -348,6 +348,11 @@ impl Cluster {
         self.slots.get(slot).and_then(Option::as_ref)
     }
 
+    /// Whether this node serves any slot.
+    pub fn owns_any(&self) -> bool {
+        self.mine.iter().any(|&w| w != 0)
+    }
+
     pub fn is_mine(&self, slot: usize) -> bool {
         self.mine.get(slot / 64).is_some_and(|w| w & (1 << (slot % 64)) != 0)
     }
@@ -513,5 +518,28 @@ mod tests {
         assert_eq!(c.state(true), State::Fail);
         c.set_owner(SLOT_COUNT, Some(me));
         assert_eq!(c.assigned(), 3);
+    }
+
+    #[test]
+    fn the_bitmap_of_my_slots_follows_every_change_of_owner() {
+        let mut c = Cluster::fresh(7000, 17000, "127.0.0.1");
+        let me = c.myself.clone();
+        let other = "b".repeat(40);
+        let agrees = |c: &Cluster| (0..SLOT_COUNT).all(|s| c.is_mine(s) == (c.owner(s) == Some(&c.myself)));
+        assert!(!c.owns_any());
+        for s in [0, 63, 64, 5000, SLOT_COUNT - 1] {
+            c.set_owner(s, Some(me.clone()));
+        }
+        c.set_owner(5000, Some(other.clone()));
+        assert!(agrees(&c) && c.is_mine(63) && c.is_mine(SLOT_COUNT - 1) && !c.is_mine(5000));
+        c.reassign(Some(&other), Some(me.clone()));
+        assert!(agrees(&c) && c.is_mine(5000));
+        c.reassign(Some(&me), Some(other.clone()));
+        assert!(agrees(&c) && !c.owns_any());
+        // A new id (CLUSTER RESET HARD) is taken into account by the recount.
+        c.reassign(Some(&other), Some(me.clone()));
+        c.myself = other;
+        c.recount();
+        assert!(agrees(&c) && !c.owns_any());
     }
 }
