@@ -837,7 +837,7 @@ impl Session {
                         Err(_) => break None,
                     },
                     _ = client_gone(stream) => return,
-                    _ = self.entry.kill.notified() => { self.quit = true; return }
+                    _ = self.entry.killed() => { self.quit = true; return }
                 }
             };
             let Some(reply) = reply else { continue };
@@ -891,8 +891,7 @@ async fn client_gone(stream: &mut TcpStream) {
 }
 
 fn kill(c: &crate::state::ClientEntry) {
-    c.killed.store(true, Ordering::Relaxed);
-    c.kill.notify_one();
+    c.kill();
 }
 
 /// Redis's rule for client names and library names: printable, no spaces.

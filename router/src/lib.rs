@@ -50,15 +50,16 @@ pub async fn run(
         let (tx, rx) =
             tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Arc<state::ClientEntry>)>();
         let router = Arc::clone(&router);
-        let shutdown = shutdown.clone();
         let handle = std::thread::Builder::new()
             .name(format!("router-worker-{i}"))
-            .spawn(move || worker(i, router, rx, shutdown))
+            .spawn(move || worker(i, router, rx))
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
         workers.push(tx);
         handles.push(handle);
     }
     accept_loop(&router, &listener, &workers, shutdown).await;
+    // Every client accepted so far is registered: each session ends at its next wait for a read.
+    router.kill_all();
     drop(listener);
     drop(workers);
     // The workers finish their sessions (bounded) and end.
@@ -114,7 +115,6 @@ fn worker(
     i: usize,
     router: Arc<Router>,
     mut incoming: tokio::sync::mpsc::UnboundedReceiver<(std::net::TcpStream, Arc<state::ClientEntry>)>,
-    shutdown: watch::Receiver<bool>,
 ) {
     state::set_worker(i);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -129,7 +129,7 @@ fn worker(
         while let Some((stream, entry)) = incoming.recv().await {
             match TcpStream::from_std(stream) {
                 Ok(stream) => {
-                    sessions.spawn(session::serve(Arc::clone(&router), stream, entry, shutdown.clone()));
+                    sessions.spawn(session::serve(Arc::clone(&router), stream, entry));
                 }
                 Err(_) => router.unregister(entry.id),
             }

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 /// Commands forwarded in one batch at most (a huge pipeline is answered in pieces).
 const MAX_BATCH: usize = 4096;
@@ -47,13 +46,8 @@ enum Route {
     Local,
 }
 
-/// Serves one client until it leaves, is killed, or the router shuts down.
-pub async fn serve(
-    router: Arc<Router>,
-    mut stream: TcpStream,
-    entry: Arc<ClientEntry>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Serves one client until it leaves or is killed (`CLIENT KILL`, or the router shutting down).
+pub async fn serve(router: Arc<Router>, mut stream: TcpStream, entry: Arc<ClientEntry>) {
     let _ = stream.set_nodelay(true);
     let topo = router.topology();
     let mut s = Session {
@@ -85,17 +79,14 @@ pub async fn serve(
                     s.out.clear();
                     continue;
                 }
-                _ = s.entry.kill.notified() => break,
-                _ = shutdown.changed() => break,
+                _ = s.entry.killed() => break,
             }
         } else {
-            // Biased, the read first: when data is there, the other futures are never polled (no
-            // waiter registered and removed on every read).
+            // Biased, the read first: when data is there, the kill signal is never polled.
             tokio::select! {
                 biased;
                 r = stream.read_buf(&mut buf) => r,
-                _ = s.entry.kill.notified() => break,
-                _ = shutdown.changed() => break,
+                _ = s.entry.killed() => break,
             }
         };
         match n {

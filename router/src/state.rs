@@ -18,6 +18,7 @@ use slotkv_proto::SLOT_COUNT;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -158,8 +159,44 @@ pub struct ClientEntry {
     pub laddr: String,
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
-    pub kill: Notify,
+    /// Set by `CLIENT KILL` and at shutdown; the session ends at its next wait.
     pub killed: AtomicBool,
+    /// The session's task while it waits (for its socket or a blocking reply): woken by [`ClientEntry::kill`].
+    /// A plain slot rather than a `Notify` and a `watch`: registering here is one uncontended lock, where
+    /// those cost a waiter list each on every wait for a read.
+    waiter: Mutex<Option<Waker>>,
+}
+
+impl ClientEntry {
+    /// Ends the session at its next wait.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        let waker = self.waiter.lock().ok().and_then(|mut w| w.take());
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Resolves once the client is killed.
+    pub fn killed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.killed.load(Ordering::SeqCst) {
+                return Poll::Ready(());
+            }
+            if let Ok(mut w) = self.waiter.lock() {
+                match w.as_ref() {
+                    Some(old) if old.will_wake(cx.waker()) => {}
+                    _ => *w = Some(cx.waker().clone()),
+                }
+            }
+            // Again after registering: a kill between the first check and the registration is not lost.
+            if self.killed.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
 }
 
 #[derive(Default, Clone)]
@@ -436,13 +473,20 @@ impl Router {
             laddr,
             created: Instant::now(),
             info: Mutex::new(ClientInfo { resp: 2, multi: -1, ..ClientInfo::default() }),
-            kill: Notify::new(),
             killed: AtomicBool::new(false),
+            waiter: Mutex::new(None),
         });
         if let Ok(mut reg) = self.registry.lock() {
             reg.insert(id, Arc::clone(&entry));
         }
         Some(entry)
+    }
+
+    /// Ends every session at its next wait (shutdown).
+    pub fn kill_all(&self) {
+        for c in self.clients() {
+            c.kill();
+        }
     }
 
     pub fn unregister(&self, id: u64) {

@@ -468,3 +468,34 @@ fn script_load_reaches_every_node_so_evalsha_works_on_any_slot() {
     r.ok(&["SCRIPT", "FLUSH"]);
     assert_eq!(cluster.conn(0).cmd(&["SCRIPT", "EXISTS", &sha]), Reply::Array(vec![Reply::Int(0)]));
 }
+
+#[test]
+fn client_kill_ends_an_idle_session_and_a_blocked_one() {
+    let (_cluster, router) = cluster_and_router(&[]);
+    let mut idle = router.conn();
+    let idle_id = idle.int(&["CLIENT", "ID"]);
+    let mut blocked = router.conn();
+    let blocked_id = blocked.int(&["CLIENT", "ID"]);
+    blocked.send(&["BLPOP", "kill:list", "0"]);
+    let mut admin = router.conn();
+    // The BLPOP is waiting on its own node connection once the router shows the command.
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            admin
+                .cmd(&["CLIENT", "LIST"])
+                .text()
+                .lines()
+                .any(|l| l.contains(&format!("id={blocked_id} ")) && l.contains("cmd=blpop"))
+        }),
+        "the BLPOP never reached the router"
+    );
+    assert_eq!(admin.int(&["CLIENT", "KILL", "ID", &idle_id.to_string()]), 1);
+    let (bytes, closed) = idle.read_until_close(Duration::from_secs(5));
+    assert!(bytes.is_empty() && closed, "{bytes:?} {closed}");
+    assert_eq!(admin.int(&["CLIENT", "KILL", "ID", &blocked_id.to_string()]), 1);
+    let (bytes, closed) = blocked.read_until_close(Duration::from_secs(5));
+    assert!(bytes.is_empty() && closed, "{bytes:?} {closed}");
+    // The others carry on.
+    admin.ok(&["SET", "kill:after", "1"]);
+    assert_eq!(admin.int(&["CLIENT", "KILL", "ID", &idle_id.to_string()]), 0);
+}
