@@ -57,6 +57,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod commands;
 pub mod conn;
+mod core;
 pub mod error;
 pub mod mock;
 pub mod pubsub;

@@ -6,17 +6,18 @@
 //! - [`RawConnection`]: one multiplexed, pipelined connection shared by every task, as
 //!   [`Connection`](crate::Connection) is: requests queue to a writer task that sends everything waiting in
 //!   one write, a reader task cuts the replies apart and hands each request its own. Out-of-band pushes
-//!   (RESP3 `>` frames) are dropped: a shared connection never subscribes.
+//!   (RESP3 `>` frames) are dropped: a shared connection never subscribes. Both run on the connection
+//!   core (`core.rs`); here the writer never yields and a reply is appended as the server's bytes.
 //! - [`RawStream`]: a connection of its own (transactions, blocking commands, subscriptions): write bytes,
 //!   read the next frame, pushes included.
 
 use crate::conn::ConnectOptions;
+use crate::core::{self, Batching, Handle, Replies};
 use crate::error::{Error, Result};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// The largest aggregate count and bulk length [`frame_len`] accepts (a reply larger than Redis's own
 /// `proto-max-bulk-len` is not a reply).
@@ -99,157 +100,46 @@ impl RawReplies {
     }
 }
 
+/// Replies kept as the server's bytes: each frame is cut with [`frame_len`] and appended, never parsed.
+impl Replies for RawReplies {
+    type Reply = ();
+
+    fn with_capacity(n: usize) -> Self {
+        RawReplies { buf: Vec::new(), ends: Vec::with_capacity(n) }
+    }
+
+    fn cut(buf: &[u8]) -> Result<Option<((), usize)>> {
+        Ok(frame_len(buf)?.map(|len| ((), len)))
+    }
+
+    fn add(&mut self, _reply: (), bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        self.ends.push(self.buf.len());
+    }
+
+    fn count(&self) -> usize {
+        self.ends.len()
+    }
+}
+
 /// What [`RawConnection::send`] returns: resolves to the replies.
 pub type RawReceiver = oneshot::Receiver<Result<RawReplies>>;
-
-struct RawRequest {
-    bytes: Vec<u8>,
-    replies: usize,
-    done: oneshot::Sender<Result<RawReplies>>,
-}
-
-struct RawPending {
-    replies: usize,
-    got: RawReplies,
-    done: oneshot::Sender<Result<RawReplies>>,
-}
 
 /// A cheap handle to one shared, pipelined connection: clone it into every task.
 #[derive(Clone)]
 pub struct RawConnection {
-    tx: mpsc::UnboundedSender<RawRequest>,
+    handle: Handle<RawReplies>,
     addr: Arc<str>,
-}
-
-/// Connects and performs the handshake the options ask for (`HELLO 3`, `AUTH`, `READONLY`).
-async fn connect_stream(addr: &str, options: &ConnectOptions) -> Result<(TcpStream, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let _ = stream.set_nodelay(true);
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut handshake = Vec::new();
-    if options.resp3 || options.password.is_some() {
-        let mut hello = crate::cmd::cmd("HELLO").arg(if options.resp3 { "3" } else { "2" });
-        if let Some(pw) = &options.password {
-            hello = hello.arg("AUTH").arg(options.username.as_deref().unwrap_or("default")).arg(pw.as_str());
-        }
-        handshake.push(hello);
-    }
-    if options.readonly {
-        handshake.push(crate::cmd::cmd("READONLY"));
-    }
-    // Sent together; the first error reply fails the connection.
-    let mut bytes = Vec::new();
-    for c in &handshake {
-        c.encode(&mut bytes);
-    }
-    if !bytes.is_empty() {
-        stream.write_all(&bytes).await?;
-    }
-    let mut failed = None;
-    for _ in &handshake {
-        let len = loop {
-            if let Some(len) = frame_len(&buf)? {
-                break len;
-            }
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Err(Error::Io("connection closed by the server".into()));
-            }
-        };
-        if buf.first() == Some(&b'-') && failed.is_none() {
-            failed = Some(Error::server(buf.get(1..len.saturating_sub(2)).unwrap_or_default()));
-        }
-        buf.drain(..len);
-    }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok((stream, buf)),
-    }
 }
 
 impl RawConnection {
     /// Connects to `addr` (`host:port`), authenticates and picks the protocol as `options` say.
     pub async fn connect_with(addr: &str, options: &ConnectOptions) -> Result<RawConnection> {
-        let (stream, leftover) = connect_stream(addr, options).await?;
-        let (mut read, mut write) = stream.into_split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<RawRequest>();
-        let (pending_tx, mut pending_rx) = mpsc::unbounded_channel::<RawPending>();
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            while let Some(first) = rx.recv().await {
-                buf.clear();
-                let mut next = Some(first);
-                // Everything already queued goes out in this one write.
-                while let Some(req) = next {
-                    if buf.is_empty() {
-                        // One request alone: write its own buffer, no copy.
-                        buf = req.bytes;
-                    } else {
-                        buf.extend_from_slice(&req.bytes);
-                    }
-                    let got = RawReplies { buf: Vec::new(), ends: Vec::with_capacity(req.replies) };
-                    if pending_tx.send(RawPending { replies: req.replies, got, done: req.done }).is_err() {
-                        return;
-                    }
-                    next = rx.try_recv().ok();
-                }
-                if write.write_all(&buf).await.is_err() {
-                    return;
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let mut buf: Vec<u8> = leftover;
-            let mut waiting: VecDeque<RawPending> = VecDeque::new();
-            let failure = 'conn: loop {
-                let mut used = 0;
-                loop {
-                    let rest = buf.get(used..).unwrap_or_default();
-                    let len = match frame_len(rest) {
-                        Ok(Some(len)) => len,
-                        Ok(None) => break,
-                        Err(e) => break 'conn e,
-                    };
-                    let frame = rest.get(..len).unwrap_or_default();
-                    used += len;
-                    if frame.first() == Some(&b'>') {
-                        continue;
-                    }
-                    while waiting.is_empty() {
-                        match pending_rx.try_recv() {
-                            Ok(p) => waiting.push_back(p),
-                            Err(_) => break,
-                        }
-                    }
-                    let Some(front) = waiting.front_mut() else {
-                        break 'conn Error::Protocol("a reply nobody asked for".into());
-                    };
-                    front.got.buf.extend_from_slice(frame);
-                    front.got.ends.push(front.got.buf.len());
-                    if front.got.ends.len() >= front.replies {
-                        if let Some(p) = waiting.pop_front() {
-                            let _ = p.done.send(Ok(p.got));
-                        }
-                    }
-                }
-                buf.drain(..used.min(buf.len()));
-                if buf.capacity() - buf.len() < 4096 {
-                    buf.reserve(16 * 1024);
-                }
-                match read.read_buf(&mut buf).await {
-                    Ok(0) => break Error::Io("connection closed by the server".into()),
-                    Ok(_) => {}
-                    Err(e) => break Error::from(e),
-                }
-            };
-            pending_rx.close();
-            while let Ok(p) = pending_rx.try_recv() {
-                waiting.push_back(p);
-            }
-            for p in waiting {
-                let _ = p.done.send(Err(failure.clone()));
-            }
-        });
-        Ok(RawConnection { tx, addr: Arc::from(addr) })
+        let (stream, leftover) = core::connect(addr, options).await?;
+        let (handle, rx) = Handle::channel();
+        // No yield before a write: the router's current-thread workers rely on the order of their tasks.
+        core::start_tcp(stream, leftover, &handle, rx, Batching::Queued);
+        Ok(RawConnection { handle, addr: Arc::from(addr) })
     }
 
     /// The address this connection was made to.
@@ -257,29 +147,26 @@ impl RawConnection {
         &self.addr
     }
 
-    /// Whether the connection has failed (its tasks ended): make a new one.
+    /// Whether the connection has failed (every request on it now fails): make a new one.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.handle.is_broken()
     }
 
     /// Queues `replies` commands already encoded in `bytes`; they go out with whatever else is queued.
     /// Await the receiver for their replies (a dropped receiver means the connection failed).
     pub fn send(&self, bytes: Vec<u8>, replies: usize) -> Result<RawReceiver> {
-        let (done, wait) = oneshot::channel();
         if replies == 0 {
+            let (done, wait) = oneshot::channel();
             let _ = done.send(Ok(RawReplies::default()));
             return Ok(wait);
         }
-        self.tx
-            .send(RawRequest { bytes, replies, done })
-            .map_err(|_| Error::Io("connection closed".into()))?;
-        Ok(wait)
+        self.handle.send(bytes, replies)
     }
 
     /// [`RawConnection::send`] and wait for the replies.
     pub async fn call(&self, bytes: Vec<u8>, replies: usize) -> Result<RawReplies> {
         let wait = self.send(bytes, replies)?;
-        wait.await.map_err(|_| Error::Io("connection closed".into()))?
+        wait.await.map_err(|_| core::closed())?
     }
 }
 
@@ -294,7 +181,7 @@ pub struct RawStream {
 impl RawStream {
     /// Connects to `addr`, authenticates and picks the protocol as `options` say.
     pub async fn connect_with(addr: &str, options: &ConnectOptions) -> Result<RawStream> {
-        let (stream, buf) = connect_stream(addr, options).await?;
+        let (stream, buf) = core::connect(addr, options).await?;
         Ok(RawStream { stream, buf, addr: Arc::from(addr) })
     }
 
