@@ -78,7 +78,7 @@ impl<R> Clone for Handle<R> {
     }
 }
 
-impl<R> Handle<R> {
+impl<R: Replies> Handle<R> {
     /// A handle and the queue its requests arrive on.
     pub(crate) fn channel() -> (Handle<R>, mpsc::UnboundedReceiver<Request<R>>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -88,6 +88,11 @@ impl<R> Handle<R> {
     /// Queues `replies` commands encoded in `bytes`; the receiver resolves to their replies.
     pub(crate) fn send(&self, bytes: Vec<u8>, replies: usize) -> Result<oneshot::Receiver<Result<R>>> {
         let (done, wait) = oneshot::channel();
+        // Nothing to wait for: answered here, or the reader would hand it the next request's reply.
+        if replies == 0 {
+            let _ = done.send(Ok(R::with_capacity(0)));
+            return Ok(wait);
+        }
         self.tx.send(Request { bytes, replies, done }).map_err(|_| closed())?;
         Ok(wait)
     }
@@ -439,6 +444,23 @@ mod tests {
         // A request after the break fails too, rather than waiting forever.
         let late = h.handle.send(PING.to_vec(), 1);
         assert!(late.is_err() || late.unwrap().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_request_of_no_replies_is_answered_at_once_and_takes_no_reply() {
+        let mut h = harness::<Vec<Frame>>();
+        let wait = h.handle.send(Vec::new(), 0).unwrap();
+        let empty = tokio::time::timeout(std::time::Duration::from_secs(5), wait)
+            .await
+            .unwrap_or_else(|_| panic!("a request of no replies waited for one"))
+            .unwrap()
+            .unwrap();
+        assert!(empty.is_empty());
+        let waits = h.send(&[1]).await;
+        h.server.send(b"+PONG\r\n".to_vec()).unwrap();
+        for wait in waits {
+            assert_eq!(wait.await.unwrap().unwrap(), vec![Frame::Simple("PONG".into())]);
+        }
     }
 
     #[tokio::test]

@@ -155,11 +155,6 @@ impl RawConnection {
     /// Queues `replies` commands already encoded in `bytes`; they go out with whatever else is queued.
     /// Await the receiver for their replies (a dropped receiver means the connection failed).
     pub fn send(&self, bytes: Vec<u8>, replies: usize) -> Result<RawReceiver> {
-        if replies == 0 {
-            let (done, wait) = oneshot::channel();
-            let _ = done.send(Ok(RawReplies::default()));
-            return Ok(wait);
-        }
         self.handle.send(bytes, replies)
     }
 
