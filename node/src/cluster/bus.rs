@@ -795,10 +795,12 @@ fn claim_slots(c: &mut Cluster, sender: &str, epoch: u64, bits: &[u8]) -> Option
         if !has_slot(bits, s) {
             continue;
         }
-        let owner = c.owner(s).cloned();
-        if owner.as_deref() == Some(sender) || c.importing.contains_key(&(s as u16)) {
+        // Compared in place: every header claims all of its sender's slots again, and they are almost
+        // always the sender's already.
+        if c.owner(s).is_some_and(|o| o == sender) || c.importing.contains_key(&(s as u16)) {
             continue;
         }
+        let owner = c.owner(s).cloned();
         let owner_epoch = owner.as_ref().and_then(|o| c.nodes.get(o)).map(|n| n.config_epoch);
         match owner_epoch {
             Some(e) if e >= epoch => {
